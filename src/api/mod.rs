@@ -1,0 +1,61 @@
+//! The host API under `/api/v1`: JSON in, JSON or problem+json out, every
+//! handler behind an API key (`ApiCaller`).
+
+use actix_web::{HttpResponse, Route, web};
+
+pub mod auth;
+pub mod body;
+pub mod error;
+pub mod events;
+pub mod organizations;
+pub mod views;
+
+use error::ApiError;
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found_route())
+}
+
+async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::method_not_allowed())
+}
+
+/// A resource whose other methods answer 405 as problem+json.
+fn resource(path: &str, routes: Vec<Route>) -> actix_web::Resource {
+    routes
+        .into_iter()
+        .fold(web::resource(path), |r, route| r.route(route))
+        .default_service(web::to(method_not_allowed))
+}
+
+/// The route table of the API.
+pub fn scope() -> actix_web::Scope {
+    web::scope("/api/v1")
+        .app_data(web::QueryConfig::default().error_handler(body::query_error))
+        .app_data(web::PathConfig::default().error_handler(body::path_error))
+        .app_data(web::PayloadConfig::new(body::JSON_LIMIT))
+        .service(resource(
+            "/organizations",
+            vec![
+                web::post().to(organizations::create),
+                web::get().to(organizations::list),
+            ],
+        ))
+        .service(resource(
+            "/organizations/{id}",
+            vec![
+                web::get().to(organizations::get),
+                web::patch().to(organizations::update),
+            ],
+        ))
+        .service(resource(
+            "/organizations/{id}/portal_links",
+            vec![web::post().to(organizations::create_portal_link)],
+        ))
+        .service(resource(
+            "/organizations/{id}/embed_tokens",
+            vec![web::post().to(organizations::create_embed_token)],
+        ))
+        .service(resource("/events", vec![web::get().to(events::list)]))
+        .default_service(web::to(not_found))
+}

@@ -1,0 +1,110 @@
+//! The JSON shapes the API answers with.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use crate::domain::audit::Event;
+use crate::domain::organization::Organization;
+use crate::store::Page;
+
+/// RFC 3339 in UTC with a `Z`, to the second.
+pub fn time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+#[derive(Serialize)]
+pub struct List<T> {
+    pub data: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl<T> List<T> {
+    pub fn from_page<S>(page: Page<S>, f: impl Fn(S) -> T) -> Self {
+        Self {
+            data: page.items.into_iter().map(f).collect(),
+            next_cursor: page.next_cursor,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct OrganizationView {
+    pub id: String,
+    pub name: String,
+    pub slug: String,
+    pub external_id: Option<String>,
+    pub self_serve_sso: bool,
+    pub default_role: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<Organization> for OrganizationView {
+    fn from(o: Organization) -> Self {
+        Self {
+            id: o.id,
+            name: o.name,
+            slug: o.slug,
+            external_id: o.external_id,
+            self_serve_sso: o.self_serve_sso,
+            default_role: o.default_role,
+            created_at: time(o.created_at),
+            updated_at: time(o.updated_at),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct LinkView {
+    pub url: String,
+    pub expires_at: String,
+}
+
+#[derive(Serialize)]
+pub struct ActorView {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: Option<String>,
+    pub label: String,
+}
+
+#[derive(Serialize)]
+pub struct EventView {
+    pub id: String,
+    pub action: String,
+    pub organization_id: Option<String>,
+    pub actor: ActorView,
+    pub target: TargetView,
+    pub data: serde_json::Value,
+    pub request_id: Option<String>,
+    pub created_at: String,
+}
+
+#[derive(Serialize)]
+pub struct TargetView {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: String,
+}
+
+impl From<Event> for EventView {
+    fn from(e: Event) -> Self {
+        Self {
+            id: e.id,
+            action: e.action,
+            organization_id: e.organization_id,
+            actor: ActorView {
+                kind: e.actor_type,
+                id: e.actor_id,
+                label: e.actor_label,
+            },
+            target: TargetView {
+                kind: e.target_type,
+                id: e.target_id,
+            },
+            data: e.data,
+            request_id: e.request_id,
+            created_at: time(e.created_at),
+        }
+    }
+}

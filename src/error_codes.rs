@@ -1,0 +1,197 @@
+//! Every error code a person can meet, with a title, a cause and a fix
+//! written for the IT admin or developer who has to act on it. The pages at
+//! `/errors` and `/errors/{code}` list them; problem+json `type` links there.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorCode {
+    pub code: &'static str,
+    pub title: &'static str,
+    pub cause: &'static str,
+    pub fix: &'static str,
+}
+
+const fn code(
+    code: &'static str,
+    title: &'static str,
+    cause: &'static str,
+    fix: &'static str,
+) -> ErrorCode {
+    ErrorCode {
+        code,
+        title,
+        cause,
+        fix,
+    }
+}
+
+pub const ALL: &[ErrorCode] = &[
+    // Security tab access
+    code(
+        "portal_link_used",
+        "This setup link was already used",
+        "Setup links open the Security settings once. Someone (perhaps a link preview in your chat or mail tool) already opened this one.",
+        "Ask for a new setup link from the application that sent it, and open it yourself.",
+    ),
+    code(
+        "portal_link_expired",
+        "This setup link has expired",
+        "Setup links stop working a short while after they are created, so that an old message cannot be used to change your sign-in settings.",
+        "Ask for a new setup link from the application that sent it.",
+    ),
+    code(
+        "portal_link_invalid",
+        "This setup link is not valid",
+        "The link is incomplete or was never issued. It may have been cut off when it was copied.",
+        "Copy the whole link again, or ask for a new one.",
+    ),
+    code(
+        "embed_token_used",
+        "This embedded page was already opened",
+        "The page that embeds the Security settings opened its one-time token twice, for example after a reload of the frame alone.",
+        "Reload the whole page. Host developers: mint a fresh embed token for every page view.",
+    ),
+    code(
+        "embed_token_expired",
+        "This embedded page has expired",
+        "The token that opens the embedded Security settings is short-lived and was used too late.",
+        "Reload the page. Host developers: mint the embed token when the page is rendered, not in advance.",
+    ),
+    code(
+        "embed_token_invalid",
+        "This embedded page could not be opened",
+        "The token in the frame's address is incomplete or was never issued.",
+        "Reload the page. Host developers: use the `url` returned by the embed_tokens call unchanged.",
+    ),
+    code(
+        "session_missing",
+        "Open the Security settings from your application",
+        "These settings open only from a setup link or from the page of your application that shows them. There is no session in this browser.",
+        "Go back to your application and open the Security settings from there, or ask for a setup link.",
+    ),
+    code(
+        "session_expired",
+        "Your session has ended",
+        "Sessions end after a period without activity, and after a few hours in any case.",
+        "Open the Security settings again from your application, or ask for a new setup link.",
+    ),
+    code(
+        "csrf_token_invalid",
+        "The form could not be verified",
+        "The request did not carry this session's form token. The page may be older than your current session, or the request did not come from the Security settings.",
+        "Reload the page and try again.",
+    ),
+    code(
+        "csrf_origin_mismatch",
+        "The request came from another site",
+        "Changes are accepted only from the Security settings pages themselves; this request came from elsewhere or did not say where it came from.",
+        "Make the change from the Security settings page. If you are on it, reload it and try again.",
+    ),
+    code(
+        "self_serve_disabled",
+        "Single sign-on self-service is not enabled",
+        "The application has not turned on self-service SSO set-up for your organization.",
+        "Contact the application's support or your account manager and ask them to enable it.",
+    ),
+    code(
+        "not_found",
+        "Page not found",
+        "There is nothing at this address.",
+        "Check the address, or go back to the page you came from.",
+    ),
+    code(
+        "internal_error",
+        "Something went wrong on our side",
+        "Gatehouse hit an unexpected problem. Nothing you did caused it.",
+        "Try again in a moment. If it keeps happening, send the request id below to your application's support.",
+    ),
+    // Host API
+    code(
+        "unauthorized",
+        "API key missing or not valid",
+        "Host API requests need `Authorization: Bearer <api key>` with a key that exists and has not been revoked.",
+        "Create a key with `gatehouse api-key create --name NAME` and send it in the Authorization header.",
+    ),
+    code(
+        "invalid_json",
+        "The request body is not valid JSON",
+        "The body could not be parsed as JSON, or it was empty where an object was expected.",
+        "Send a JSON object with `Content-Type: application/json`.",
+    ),
+    code(
+        "invalid_body",
+        "The request body has the wrong shape",
+        "The JSON parsed, but a field is unknown, missing or of the wrong type.",
+        "Compare the body with the API reference; unknown fields are refused so typos are caught.",
+    ),
+    code(
+        "unsupported_media_type",
+        "The request body is not JSON",
+        "The API accepts only `application/json` bodies.",
+        "Send `Content-Type: application/json`.",
+    ),
+    code(
+        "payload_too_large",
+        "The request body is too large",
+        "The body is over the size limit for this endpoint.",
+        "Send a smaller body.",
+    ),
+    code(
+        "invalid_query",
+        "A query parameter is not valid",
+        "A query parameter could not be understood (for example `limit` outside 1 to 100, or a malformed `cursor`).",
+        "Fix the parameter named in the message.",
+    ),
+    code(
+        "validation_failed",
+        "A field is not valid",
+        "A value in the request breaks a rule; the message names the field and the rule.",
+        "Fix the field named in the message.",
+    ),
+    code(
+        "method_not_allowed",
+        "Method not allowed",
+        "This endpoint does not accept that HTTP method.",
+        "Check the API reference for the methods this path accepts.",
+    ),
+    code(
+        "organization_not_found",
+        "Organization not found",
+        "No organization has this id.",
+        "Use the `id` returned when the organization was created (it starts with `org_`).",
+    ),
+    code(
+        "slug_taken",
+        "Slug already in use",
+        "Another organization already has this slug.",
+        "Choose another slug, or leave it out to have one derived from the name.",
+    ),
+    code(
+        "external_id_taken",
+        "External id already in use",
+        "Another organization already has this external_id.",
+        "Each organization's external_id must be unique; look the existing one up with `GET /api/v1/organizations?external_id=`.",
+    ),
+];
+
+pub fn lookup(code: &str) -> Option<&'static ErrorCode> {
+    ALL.iter().find(|c| c.code == code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_written_out() {
+        let mut seen = std::collections::HashSet::new();
+        for c in ALL {
+            assert!(seen.insert(c.code), "{} twice", c.code);
+            assert!(!c.title.is_empty() && !c.cause.is_empty() && !c.fix.is_empty());
+            assert!(
+                c.code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{}",
+                c.code
+            );
+        }
+    }
+}

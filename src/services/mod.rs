@@ -1,0 +1,87 @@
+//! Services: the operations the API, the pages and the CLI call. Each checks
+//! the domain rules, writes through the store (change and audit event in one
+//! transaction) and answers typed results or a `ServiceError`.
+
+use std::sync::Arc;
+
+use crate::clock::SharedClock;
+use crate::config::{Config, SecretKey};
+use crate::domain::ValidationError;
+use crate::ids::Kind;
+use crate::store::{Store, StoreError};
+
+pub mod access;
+pub mod api_keys;
+pub mod audit;
+pub mod organizations;
+
+/// Everything a service needs; cheap to clone.
+#[derive(Clone)]
+pub struct Services {
+    pub store: Store,
+    pub clock: SharedClock,
+    pub config: Arc<Config>,
+    pub secret_key: SecretKey,
+}
+
+impl Services {
+    pub fn new(
+        store: Store,
+        clock: SharedClock,
+        config: Arc<Config>,
+        secret_key: SecretKey,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            config,
+            secret_key,
+        }
+    }
+}
+
+/// Why an operation was refused. Every variant but `Unexpected` is caused by
+/// the caller and carries a stable code.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error("no {kind} with id {id}")]
+    NotFound { kind: Kind, id: String },
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("unexpected: {0}")]
+    Unexpected(#[source] anyhow::Error),
+}
+
+impl ServiceError {
+    pub fn not_found(kind: Kind, id: &str) -> Self {
+        Self::NotFound {
+            kind,
+            id: id.chars().take(100).collect(),
+        }
+    }
+
+    /// The stable code clients see.
+    pub fn code(&self) -> String {
+        match self {
+            ServiceError::Invalid(_) => "validation_failed".into(),
+            ServiceError::NotFound { kind, .. } => {
+                format!(
+                    "{}_not_found",
+                    kind.noun().to_ascii_lowercase().replace(' ', "_")
+                )
+            }
+            ServiceError::Conflict { code, .. } => (*code).into(),
+            ServiceError::Unexpected(_) => "internal_error".into(),
+        }
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        ServiceError::Unexpected(e.into())
+    }
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;

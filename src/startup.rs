@@ -1,0 +1,136 @@
+//! Building and running the service: storage, services, the HTTP server.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::services::Services;
+use crate::store::Store;
+use crate::{api, web as pages};
+
+/// A built, bound service, ready to run.
+pub struct Application {
+    server: Server,
+    address: SocketAddr,
+    services: Services,
+}
+
+impl Application {
+    /// Binds `config.bind` and builds the service.
+    pub async fn build(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(config.bind)
+            .with_context(|| format!("cannot listen on {}", config.bind))?;
+        Self::build_with_listener(config, clock, listener).await
+    }
+
+    /// Builds the service on a listener bound by the caller (tests bind port 0).
+    pub async fn build_with_listener(
+        config: Config,
+        clock: SharedClock,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
+        let services = prepare(config, clock).await?;
+        Self::serve(services, listener)
+    }
+
+    /// Serves already prepared services on a listener.
+    pub fn serve(services: Services, listener: TcpListener) -> anyhow::Result<Self> {
+        Self::serve_with(services, listener, |_: &mut web::ServiceConfig| {})
+    }
+
+    /// Serves with extra routes (the demo adds its own).
+    pub fn serve_with(
+        services: Services,
+        listener: TcpListener,
+        extra: impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+    ) -> anyhow::Result<Self> {
+        let address = listener.local_addr()?;
+        let data = web::Data::new(services.clone());
+        let server = HttpServer::new(move || {
+            let extra = extra.clone();
+            App::new()
+                .app_data(data.clone())
+                .wrap(from_fn(pages::middleware::request_context))
+                .service(api::scope())
+                .configure(pages::configure)
+                .configure(move |cfg| extra(cfg))
+                .default_service(web::to(pages::pages::not_found))
+        })
+        .shutdown_timeout(30)
+        .client_request_timeout(Duration::from_secs(30))
+        .listen(listener)?
+        .run();
+        Ok(Self {
+            server,
+            address,
+            services,
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// A handle that stops the server gracefully.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Runs until SIGTERM or SIGINT, finishing requests in flight first.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.services.store.close().await;
+        result
+    }
+}
+
+/// Connects to the database, applies migrations and makes sure the bootstrap
+/// API key exists.
+pub async fn prepare(config: Config, clock: SharedClock) -> anyhow::Result<Services> {
+    config.require_secret_key()?;
+    let store = connect(&config).await?;
+    prepare_with_store(config, clock, store).await
+}
+
+/// Like `prepare`, on a store that is already open and migrated.
+pub async fn prepare_with_store(
+    config: Config,
+    clock: SharedClock,
+    store: Store,
+) -> anyhow::Result<Services> {
+    let secret_key = config.require_secret_key()?.clone();
+    let services = Services::new(store, clock, Arc::new(config), secret_key);
+    if let Some(key) = services.config.bootstrap_api_key.clone() {
+        services
+            .ensure_bootstrap_api_key(&key)
+            .await
+            .context("cannot store the bootstrap API key")?;
+    }
+    Ok(services)
+}
+
+/// Opens the database and applies migrations.
+pub async fn connect(config: &Config) -> anyhow::Result<Store> {
+    let store = Store::connect(&config.database_url)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the database {}",
+                config.database_url.redacted()
+            )
+        })?;
+    store.migrate().await.context("cannot apply migrations")?;
+    tracing::info!(backend = store.backend_name(), "database ready");
+    Ok(store)
+}

@@ -1,0 +1,147 @@
+//! The audit log: written in the same transaction as the change it records.
+
+use chrono::{DateTime, Utc};
+
+use super::{Page, PageRequest, Store, StoreError, StoreResult, read};
+use crate::domain::audit::{ChangeContext, Event, NewEvent};
+use crate::ids::{self, Kind};
+
+pub(crate) const INSERT_EVENT: &str = "INSERT INTO audit_events \
+    (id, organization_id, actor_type, actor_id, actor_label, action, target_type, target_id, data, request_id, created_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+
+/// The values of one audit row, ready to bind.
+pub(crate) struct EventRow {
+    pub id: String,
+    pub organization_id: Option<String>,
+    pub actor_type: &'static str,
+    pub actor_id: Option<String>,
+    pub actor_label: String,
+    pub action: &'static str,
+    pub target_type: &'static str,
+    pub target_id: String,
+    pub data: String,
+    pub request_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl EventRow {
+    pub fn new(ctx: &ChangeContext, event: NewEvent, now: DateTime<Utc>) -> Self {
+        Self {
+            id: ids::new_id(Kind::Event),
+            organization_id: event.organization_id,
+            actor_type: ctx.actor.kind(),
+            actor_id: ctx.actor.id().map(str::to_string),
+            actor_label: ctx.actor.label(),
+            action: event.action,
+            target_type: event.target_type,
+            target_id: event.target_id,
+            data: event.data.to_string(),
+            request_id: ctx.request_id.clone(),
+            created_at: now,
+        }
+    }
+}
+
+/// Writes an audit row on `$executor` (a transaction), returning the
+/// `sqlx::Result` of the insert.
+macro_rules! insert_event {
+    ($executor:expr, $row:expr) => {{
+        let row: $crate::store::events::EventRow = $row;
+        sqlx::query($crate::store::events::INSERT_EVENT)
+            .bind(row.id)
+            .bind(row.organization_id)
+            .bind(row.actor_type)
+            .bind(row.actor_id)
+            .bind(row.actor_label)
+            .bind(row.action)
+            .bind(row.target_type)
+            .bind(row.target_id)
+            .bind(row.data)
+            .bind(row.request_id)
+            .bind(row.created_at)
+            .execute($executor)
+            .await
+            .map(|r| r.rows_affected())
+    }};
+}
+pub(crate) use insert_event;
+
+#[derive(sqlx::FromRow)]
+struct StoredEvent {
+    id: String,
+    organization_id: Option<String>,
+    actor_type: String,
+    actor_id: Option<String>,
+    actor_label: String,
+    action: String,
+    target_type: String,
+    target_id: String,
+    data: String,
+    request_id: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+impl StoredEvent {
+    fn into_event(self) -> StoreResult<Event> {
+        let data = serde_json::from_str(&self.data)
+            .map_err(|e| StoreError::Corrupt(format!("event {} data: {e}", self.id)))?;
+        Ok(Event {
+            id: self.id,
+            organization_id: self.organization_id,
+            actor_type: self.actor_type,
+            actor_id: self.actor_id,
+            actor_label: self.actor_label,
+            action: self.action,
+            target_type: self.target_type,
+            target_id: self.target_id,
+            data,
+            request_id: self.request_id,
+            created_at: self.created_at,
+        })
+    }
+}
+
+/// Which events to list.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub organization_id: Option<String>,
+    pub action: Option<String>,
+}
+
+impl Store {
+    /// Records an event on its own, for actions that change nothing else.
+    pub async fn record_event(
+        &self,
+        ctx: &ChangeContext,
+        event: NewEvent,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        super::write!(self, |p| insert_event!(p, EventRow::new(ctx, event, now)))?;
+        Ok(())
+    }
+
+    /// Events, newest first.
+    pub async fn list_events(
+        &self,
+        filter: &EventFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Event>> {
+        let sql = "SELECT id, organization_id, actor_type, actor_id, actor_label, action, target_type, \
+                   target_id, data, request_id, created_at FROM audit_events \
+                   WHERE ($1 IS NULL OR id < $1) AND ($2 IS NULL OR organization_id = $2) \
+                   AND ($3 IS NULL OR action = $3) ORDER BY id DESC LIMIT $4";
+        let rows: Vec<StoredEvent> = read!(self, |p| sqlx::query_as(sql)
+            .bind(page.before.as_deref())
+            .bind(filter.organization_id.as_deref())
+            .bind(filter.action.as_deref())
+            .bind(i64::from(page.limit) + 1)
+            .fetch_all(p)
+            .await)?;
+        let events = rows
+            .into_iter()
+            .map(StoredEvent::into_event)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_rows(events, page.limit, |e| &e.id))
+    }
+}

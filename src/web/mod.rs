@@ -1,0 +1,33 @@
+//! The HTML side: the Security tab, the pages around it, static assets and
+//! the request-wide middleware.
+
+use actix_web::web;
+
+pub mod assets;
+pub mod error;
+pub mod middleware;
+pub mod pages;
+pub mod security_tab;
+pub mod session;
+pub mod views;
+
+/// The route table of the pages.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(pages::index))
+        .route("/healthz", web::get().to(pages::healthz))
+        .route("/readyz", web::get().to(pages::readyz))
+        .route("/static/{path:.*}", web::get().to(assets::serve))
+        .route("/errors", web::get().to(pages::errors_index))
+        .route("/errors/{code}", web::get().to(pages::error_code))
+        .route(
+            "/security/portal/{token}",
+            web::get().to(security_tab::open_portal_link),
+        )
+        .route(
+            "/security/embed/{token}",
+            web::get().to(security_tab::open_embed_token),
+        )
+        .route("/security", web::get().to(security_tab::overview))
+        .route("/security/sign-out", web::post().to(security_tab::sign_out))
+        .route("/security/{step}", web::get().to(security_tab::step));
+}

@@ -1,0 +1,367 @@
+//! The one test harness: spawns the real server on port 0 against a real
+//! SQLite file or a fresh Postgres database, with a clock the test controls.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use gatehouse::clock::ManualClock;
+use gatehouse::config::{Config, DatabaseUrl, Secret, SecretKey};
+use gatehouse::services::Services;
+use gatehouse::startup::Application;
+use reqwest::{Client, Response, redirect};
+use serde_json::{Value, json};
+
+pub const API_KEY: &str = "gh_test_bootstrap_key_0123456789";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a test body once per backend: `sqlite` always, `postgres` when
+/// `GATEHOUSE_TEST_POSTGRES_URL` is set.
+macro_rules! on_both {
+    ($(#[$meta:meta])* $name:ident, |$app:ident| $body:block) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            use $crate::helpers::{Backend, spawn_app};
+
+            #[tokio::test]
+            async fn sqlite() {
+                let $app = spawn_app(Backend::Sqlite).await.expect("SQLite is always available");
+                $body
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                let Some($app) = spawn_app(Backend::Postgres).await else {
+                    eprintln!("skipped: GATEHOUSE_TEST_POSTGRES_URL is not set");
+                    return;
+                };
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_both;
+
+/// Like `on_both!`, with the configuration adjusted first.
+macro_rules! on_both_with {
+    ($name:ident, $tweak:expr, |$app:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            use $crate::helpers::{Backend, spawn_app_with};
+
+            #[tokio::test]
+            async fn sqlite() {
+                let $app = spawn_app_with(Backend::Sqlite, $tweak)
+                    .await
+                    .expect("SQLite is always available");
+                $body
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                let Some($app) = spawn_app_with(Backend::Postgres, $tweak).await else {
+                    eprintln!("skipped: GATEHOUSE_TEST_POSTGRES_URL is not set");
+                    return;
+                };
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_both_with;
+
+pub struct TestApp {
+    pub address: String,
+    pub clock: ManualClock,
+    pub services: Services,
+    pub backend: Backend,
+    pub database_url: String,
+    /// A client with no cookies of its own, for API calls.
+    pub api: Client,
+    _db: TestDatabase,
+}
+
+enum TestDatabase {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let TestDatabase::Postgres { admin_url, name } = self {
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            // Drop runs outside any runtime; use a thread with its own.
+            let _ = std::thread::spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                rt.block_on(async {
+                    use sqlx::Connection;
+                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
+                        let _ = sqlx::query(&format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        ))
+                        .execute(&mut conn)
+                        .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+pub fn postgres_url() -> Option<String> {
+    std::env::var("GATEHOUSE_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+}
+
+/// A fresh, empty Postgres database for one test.
+async fn create_postgres_database() -> Option<(String, TestDatabase)> {
+    use sqlx::Connection;
+    let admin_url = postgres_url()?;
+    let name = format!(
+        "gh_test_{}",
+        ulid::Ulid::new().to_string().to_ascii_lowercase()
+    );
+    let mut conn = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .expect("GATEHOUSE_TEST_POSTGRES_URL is set but Postgres does not answer");
+    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let mut url = url::Url::parse(&admin_url).expect("valid Postgres URL");
+    url.set_path(&name);
+    Some((url.to_string(), TestDatabase::Postgres { admin_url, name }))
+}
+
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
+    let (database_url, db) = match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let url = format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("gatehouse.db").display()
+            );
+            (url, TestDatabase::Sqlite(dir))
+        }
+        Backend::Postgres => create_postgres_database().await?,
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    let port = listener.local_addr().expect("local addr").port();
+    let address = format!("http://127.0.0.1:{port}");
+
+    let mut config = Config::defaults();
+    config.database_url = DatabaseUrl::new(database_url.clone());
+    config.public_url = url::Url::parse(&address).expect("url");
+    config.secret_key = Some(SecretKey::generate());
+    config.bootstrap_api_key = Some(Secret::new(API_KEY));
+    tweak(&mut config);
+
+    let clock = ManualClock::starting_now();
+    let app = Application::build_with_listener(config, Arc::new(clock.clone()), listener)
+        .await
+        .expect("application builds");
+    let services = app.services().clone();
+    tokio::spawn(app.run_until_stopped());
+
+    Some(TestApp {
+        address,
+        clock,
+        services,
+        backend,
+        database_url,
+        api: client(),
+        _db: db,
+    })
+}
+
+/// A client that does not follow redirects; with a cookie jar, like a browser.
+pub fn client() -> Client {
+    Client::builder()
+        .redirect(redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .expect("client")
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// A new browser: its own cookie jar.
+    pub fn browser(&self) -> Client {
+        client()
+    }
+
+    pub async fn api_get(&self, path: &str) -> Response {
+        self.api
+            .get(self.url(&format!("/api/v1{path}")))
+            .bearer_auth(API_KEY)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn api_send(&self, method: reqwest::Method, path: &str, body: &Value) -> Response {
+        self.api
+            .request(method, self.url(&format!("/api/v1{path}")))
+            .bearer_auth(API_KEY)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn api_post(&self, path: &str, body: &Value) -> Response {
+        self.api_send(reqwest::Method::POST, path, body).await
+    }
+
+    pub async fn api_patch(&self, path: &str, body: &Value) -> Response {
+        self.api_send(reqwest::Method::PATCH, path, body).await
+    }
+
+    /// Creates an organization and returns its JSON.
+    pub async fn create_org(&self, name: &str, self_serve: bool) -> Value {
+        let res = self
+            .api_post(
+                "/organizations",
+                &json!({ "name": name, "self_serve_sso": self_serve }),
+            )
+            .await;
+        assert_eq!(res.status(), 201, "create organization");
+        res.json().await.expect("json")
+    }
+
+    pub async fn portal_link(&self, org_id: &str) -> String {
+        let res = self
+            .api_post(&format!("/organizations/{org_id}/portal_links"), &json!({}))
+            .await;
+        assert_eq!(res.status(), 201, "portal link");
+        let body: Value = res.json().await.expect("json");
+        body["url"].as_str().expect("url").to_string()
+    }
+
+    pub async fn embed_url(&self, org_id: &str, parent_origin: &str) -> String {
+        let res = self
+            .api_post(
+                &format!("/organizations/{org_id}/embed_tokens"),
+                &json!({ "parent_origin": parent_origin }),
+            )
+            .await;
+        assert_eq!(res.status(), 201, "embed token");
+        let body: Value = res.json().await.expect("json");
+        body["url"].as_str().expect("url").to_string()
+    }
+
+    /// A browser signed in to the tab of `org_id` through a setup link.
+    pub async fn admin_browser(&self, org_id: &str) -> Client {
+        let browser = self.browser();
+        let res = browser
+            .get(self.portal_link(org_id).await)
+            .send()
+            .await
+            .expect("open link");
+        assert_eq!(res.status(), 303, "setup link opens");
+        browser
+    }
+
+    /// One text column of every row a query returns, read straight from the
+    /// database (to check what is and is not stored).
+    pub async fn text_column(&self, sql: &str) -> Vec<String> {
+        use sqlx::Connection;
+        match self.backend {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.database_url)
+                    .await
+                    .expect("open SQLite");
+                sqlx::query_scalar(sql)
+                    .fetch_all(&mut conn)
+                    .await
+                    .expect("query")
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.database_url)
+                    .await
+                    .expect("open Postgres");
+                sqlx::query_scalar(sql)
+                    .fetch_all(&mut conn)
+                    .await
+                    .expect("query")
+            }
+        }
+    }
+
+    /// Audit events, newest first, optionally filtered by action.
+    pub async fn events(&self, query: &str) -> Vec<Value> {
+        let res = self.api_get(&format!("/events?limit=100&{query}")).await;
+        assert_eq!(res.status(), 200);
+        let body: Value = res.json().await.expect("json");
+        body["data"].as_array().expect("data").clone()
+    }
+}
+
+/// Asserts a problem+json answer with this status and code; returns its body.
+pub async fn assert_problem(res: Response, status: u16, code: &str) -> Value {
+    assert_eq!(res.status().as_u16(), status, "status for {code}");
+    let content_type = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = res.json().await.expect("problem body is JSON");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status);
+    assert!(body["title"].as_str().is_some_and(|t| !t.is_empty()));
+    assert!(body["detail"].as_str().is_some_and(|t| !t.is_empty()));
+    assert!(
+        body["request_id"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("req_"))
+    );
+    body
+}
+
+/// The `Gatehouse-Error-Code` header of a page answer.
+pub fn error_code(res: &Response) -> Option<String> {
+    res.headers()
+        .get("gatehouse-error-code")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// The first `Content-Security-Policy` header: the frame-ancestors policy.
+pub fn frame_policy(res: &Response) -> String {
+    res.headers()
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The content of `<meta name="NAME" content="...">` in a page.
+pub fn meta(html: &str, name: &str) -> Option<String> {
+    let marker = format!("<meta name=\"{name}\" content=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')?;
+    Some(html[start..start + end].to_string())
+}

@@ -1,0 +1,15 @@
+//! Integration tests: the real server on port 0, a real database (SQLite
+//! always, Postgres when `GATEHOUSE_TEST_POSTGRES_URL` is set), real HTTP
+//! with a cookie jar.
+
+mod helpers;
+
+mod api_keys;
+mod cli;
+mod embed;
+mod events;
+mod forms;
+mod health;
+mod organizations;
+mod portal;
+mod problems;
