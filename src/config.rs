@@ -338,8 +338,12 @@ impl Config {
                     })?;
                     config.log_level = v.to_string();
                 }
-                Setting::PortalLinkTtl => config.portal_link_ttl = parse_duration(v).map_err(fail)?,
-                Setting::EmbedTokenTtl => config.embed_token_ttl = parse_duration(v).map_err(fail)?,
+                Setting::PortalLinkTtl => {
+                    config.portal_link_ttl = parse_duration(v).map_err(fail)?
+                }
+                Setting::EmbedTokenTtl => {
+                    config.embed_token_ttl = parse_duration(v).map_err(fail)?
+                }
                 Setting::AdminSessionTtl => {
                     config.admin_session_ttl = parse_duration(v).map_err(fail)?
                 }
