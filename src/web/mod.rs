@@ -17,6 +17,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(pages::healthz))
         .route("/readyz", web::get().to(pages::readyz))
         .route("/static/{path:.*}", web::get().to(assets::serve))
+        .route(
+            "/favicon.ico",
+            web::get().to(|| async {
+                actix_web::HttpResponse::MovedPermanently()
+                    .insert_header(("location", assets::url("favicon.svg")))
+                    .finish()
+            }),
+        )
         .route("/errors", web::get().to(pages::errors_index))
         .route("/errors/{code}", web::get().to(pages::error_code))
         .route(

@@ -10,6 +10,7 @@ use crate::domain::wizard::{self, Facts, Step};
 pub struct Layout {
     pub title: String,
     pub css: String,
+    pub icon: String,
     pub js: String,
     pub htmx: String,
     pub csrf: Option<String>,
@@ -29,6 +30,7 @@ impl Layout {
         Self {
             title: title.into(),
             css: assets::url(assets::APP_CSS),
+            icon: assets::url("favicon.svg"),
             js: assets::url(assets::APP_JS),
             htmx: assets::url(assets::HTMX),
             csrf: None,
