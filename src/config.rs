@@ -154,6 +154,17 @@ pub struct Config {
     pub embed_token_ttl: Duration,
     pub admin_session_ttl: Duration,
     pub admin_session_idle_timeout: Duration,
+    /// Per try; a verification makes at most two tries.
+    pub dns_timeout: Duration,
+    pub domain_recheck_interval: Duration,
+    pub domain_recheck_give_up: Duration,
+    /// Added to the built-in list of free-mail and disposable providers.
+    pub extra_blocked_domains: Vec<String>,
+    /// Taken off that list.
+    pub unblocked_domains: Vec<String>,
+    /// Whether this process runs the background jobs (domain re-checks).
+    /// Always on for `serve`; tests turn it off to drive jobs themselves.
+    pub run_background_jobs: bool,
 }
 
 /// Every key the service understands.
@@ -172,10 +183,15 @@ enum Setting {
     EmbedTokenTtl,
     AdminSessionTtl,
     AdminSessionIdleTimeout,
+    DnsTimeout,
+    DomainRecheckInterval,
+    DomainRecheckGiveUp,
+    ExtraBlockedDomains,
+    UnblockedDomains,
 }
 
 impl Setting {
-    const ALL: [Setting; 13] = [
+    const ALL: [Setting; 18] = [
         Setting::DatabaseUrl,
         Setting::Bind,
         Setting::PublicUrl,
@@ -189,6 +205,11 @@ impl Setting {
         Setting::EmbedTokenTtl,
         Setting::AdminSessionTtl,
         Setting::AdminSessionIdleTimeout,
+        Setting::DnsTimeout,
+        Setting::DomainRecheckInterval,
+        Setting::DomainRecheckGiveUp,
+        Setting::ExtraBlockedDomains,
+        Setting::UnblockedDomains,
     ];
 
     fn name(self) -> &'static str {
@@ -206,6 +227,11 @@ impl Setting {
             Setting::EmbedTokenTtl => "embed_token_ttl",
             Setting::AdminSessionTtl => "admin_session_ttl",
             Setting::AdminSessionIdleTimeout => "admin_session_idle_timeout",
+            Setting::DnsTimeout => "dns_timeout",
+            Setting::DomainRecheckInterval => "domain_recheck_interval",
+            Setting::DomainRecheckGiveUp => "domain_recheck_give_up",
+            Setting::ExtraBlockedDomains => "extra_blocked_domains",
+            Setting::UnblockedDomains => "unblocked_domains",
         }
     }
 
@@ -245,6 +271,12 @@ impl Config {
             embed_token_ttl: Duration::from_secs(10 * 60),
             admin_session_ttl: Duration::from_secs(8 * 3600),
             admin_session_idle_timeout: Duration::from_secs(3600),
+            dns_timeout: Duration::from_secs(2),
+            domain_recheck_interval: Duration::from_secs(5 * 60),
+            domain_recheck_give_up: Duration::from_secs(7 * 24 * 3600),
+            extra_blocked_domains: Vec::new(),
+            unblocked_domains: Vec::new(),
+            run_background_jobs: true,
         }
     }
 
@@ -349,6 +381,27 @@ impl Config {
                 }
                 Setting::AdminSessionIdleTimeout => {
                     config.admin_session_idle_timeout = parse_duration(v).map_err(fail)?
+                }
+                Setting::DnsTimeout => {
+                    let timeout = parse_duration(v).map_err(fail)?;
+                    if timeout > Duration::from_millis(2500) {
+                        return Err(fail(
+                            "must be at most 2.5s: a verification tries twice and answers within 5 seconds".into(),
+                        ));
+                    }
+                    config.dns_timeout = timeout;
+                }
+                Setting::DomainRecheckInterval => {
+                    config.domain_recheck_interval = parse_duration(v).map_err(fail)?
+                }
+                Setting::DomainRecheckGiveUp => {
+                    config.domain_recheck_give_up = parse_duration(v).map_err(fail)?
+                }
+                Setting::ExtraBlockedDomains => {
+                    config.extra_blocked_domains = parse_domain_list(v).map_err(fail)?
+                }
+                Setting::UnblockedDomains => {
+                    config.unblocked_domains = parse_domain_list(v).map_err(fail)?
                 }
             }
         }
@@ -507,6 +560,19 @@ fn parse_duration(v: &str) -> Result<Duration, String> {
         return Err("must be longer than zero".into());
     }
     Ok(parsed)
+}
+
+/// `a.com, b.org` → normalized names.
+fn parse_domain_list(v: &str) -> Result<Vec<String>, String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            crate::domain::domains::normalize(s)
+                .map(|d| d.ascii)
+                .map_err(|_| format!("`{s}` is not a domain name"))
+        })
+        .collect()
 }
 
 fn parse_public_url(v: &str) -> Result<Url, String> {

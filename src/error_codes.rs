@@ -171,6 +171,79 @@ pub const ALL: &[ErrorCode] = &[
         "Another organization already has this external_id.",
         "Each organization's external_id must be unique; look the existing one up with `GET /api/v1/organizations?external_id=`.",
     ),
+    // Domains
+    code(
+        "domain_invalid",
+        "That is not a domain name",
+        "The value is empty, malformed, an IP address, or a web or email address rather than a domain.",
+        "Enter just the domain your organization's email uses, such as example.com.",
+    ),
+    code(
+        "domain_public_suffix",
+        "That is a public suffix",
+        "Names like com, co.uk or github.io are shared by many unrelated owners, so no single organization can claim one.",
+        "Enter your organization's own domain, such as example.co.uk.",
+    ),
+    code(
+        "domain_free_email_provider",
+        "That is a public email provider",
+        "Addresses at providers such as gmail.com or outlook.com belong to the public, not to one organization.",
+        "Enter the domain of your organization's own email.",
+    ),
+    code(
+        "domain_unavailable",
+        "That domain is already in use",
+        "The domain is verified and in use elsewhere. A verified domain belongs to one organization only.",
+        "If your organization owns the domain, contact the application's support.",
+    ),
+    code(
+        "domain_exists",
+        "That domain is already in the list",
+        "Your organization has already added this domain.",
+        "Find it in the list and verify it there.",
+    ),
+    code(
+        "domain_in_use",
+        "That domain cannot be removed now",
+        "It is the last domain of the active single sign-on connection; removing it would leave your people without a way in.",
+        "Deactivate the connection first, or add and verify another domain.",
+    ),
+    code(
+        "domain_not_found",
+        "Domain not found",
+        "No domain has this id.",
+        "Use the `id` returned when the domain was added (it starts with `dom_`).",
+    ),
+    code(
+        "dns_no_such_name",
+        "The record's name does not exist yet",
+        "The DNS answered that the name `_gatehouse-challenge.<your domain>` does not exist (NXDOMAIN): the TXT record has not been published, or not yet seen.",
+        "Add the TXT record at your DNS host under exactly the name shown. New records can take a few minutes to appear.",
+    ),
+    code(
+        "dns_no_txt_record",
+        "There is no TXT record at that name",
+        "The name exists but holds no record of type TXT (perhaps a CNAME or A record was added instead).",
+        "Add a record of type TXT with the value shown.",
+    ),
+    code(
+        "dns_token_mismatch",
+        "The TXT record has a different value",
+        "TXT records were found at the name, but none holds exactly the expected value. The message lists what was seen.",
+        "Copy the value again with the copy button; look for extra quotes, spaces or a truncated value.",
+    ),
+    code(
+        "dns_timeout",
+        "The DNS did not answer in time",
+        "The nameservers did not answer within a few seconds.",
+        "Usually temporary: Gatehouse checks again every few minutes. If it persists, check your domain's nameservers.",
+    ),
+    code(
+        "dns_server_failure",
+        "The DNS server failed to answer",
+        "The nameservers answered with an error (such as SERVFAIL or REFUSED).",
+        "Check that your domain's nameservers are set up and answering; Gatehouse checks again every few minutes.",
+    ),
 ];
 
 pub fn lookup(code: &str) -> Option<&'static ErrorCode> {

@@ -11,6 +11,7 @@ use anyhow::Context;
 
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::dns::TxtResolver;
 use crate::services::Services;
 use crate::store::Store;
 use crate::{api, web as pages};
@@ -20,6 +21,7 @@ pub struct Application {
     server: Server,
     address: SocketAddr,
     services: Services,
+    jobs: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -67,10 +69,15 @@ impl Application {
         .client_request_timeout(Duration::from_secs(30))
         .listen(listener)?
         .run();
+        let jobs = services
+            .config
+            .run_background_jobs
+            .then(|| tokio::spawn(background_jobs(services.clone())));
         Ok(Self {
             server,
             address,
             services,
+            jobs,
         })
     }
 
@@ -90,8 +97,29 @@ impl Application {
     /// Runs until SIGTERM or SIGINT, finishing requests in flight first.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        if let Some(jobs) = self.jobs {
+            jobs.abort();
+        }
         self.services.store.close().await;
         result
+    }
+}
+
+/// How often the background jobs look for due work.
+const JOB_TICK: Duration = Duration::from_secs(20);
+
+/// Background work: re-checking pending domains. Every instance runs it;
+/// leases in the database keep two instances from doing the same domain.
+async fn background_jobs(services: Services) {
+    let mut tick = tokio::time::interval(JOB_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match services.run_due_domain_checks().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(checked = n, "re-checked pending domains"),
+            Err(e) => tracing::warn!(error = %e, "domain re-check pass failed"),
+        }
     }
 }
 
@@ -110,7 +138,9 @@ pub async fn prepare_with_store(
     store: Store,
 ) -> anyhow::Result<Services> {
     let secret_key = config.require_secret_key()?.clone();
-    let services = Services::new(store, clock, Arc::new(config), secret_key);
+    let dns = TxtResolver::new(&config.dns_servers, config.dns_timeout)
+        .context("cannot set up the DNS resolver")?;
+    let services = Services::new(store, clock, Arc::new(config), secret_key, dns);
     if let Some(key) = services.config.bootstrap_api_key.clone() {
         services
             .ensure_bootstrap_api_key(&key)

@@ -66,6 +66,9 @@ impl From<ServiceError> for ApiError {
                 ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, v.to_string())
             },
             ServiceError::NotFound { .. } => Self::new(StatusCode::NOT_FOUND, code, e.to_string()),
+            ServiceError::Refused { message, .. } => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+            }
             ServiceError::Conflict { message, .. } => {
                 Self::new(StatusCode::CONFLICT, code, message)
             }

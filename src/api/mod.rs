@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, Route, web};
 
 pub mod auth;
 pub mod body;
+pub mod domains;
 pub mod error;
 pub mod events;
 pub mod organizations;
@@ -55,6 +56,25 @@ pub fn scope() -> actix_web::Scope {
         .service(resource(
             "/organizations/{id}/embed_tokens",
             vec![web::post().to(organizations::create_embed_token)],
+        ))
+        .service(resource(
+            "/organizations/{id}/domains",
+            vec![
+                web::post().to(domains::create),
+                web::get().to(domains::list),
+            ],
+        ))
+        .service(resource(
+            "/domains/{id}",
+            vec![
+                web::get().to(domains::get),
+                web::patch().to(domains::update),
+                web::delete().to(domains::delete),
+            ],
+        ))
+        .service(resource(
+            "/domains/{id}/verify",
+            vec![web::post().to(domains::verify)],
         ))
         .service(resource("/events", vec![web::get().to(events::list)]))
         .default_service(web::to(not_found))

@@ -108,3 +108,50 @@ impl From<Event> for EventView {
         }
     }
 }
+
+#[derive(Serialize)]
+pub struct TxtRecordView {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Serialize)]
+pub struct DomainView {
+    pub id: String,
+    pub organization_id: String,
+    pub domain: String,
+    /// The international form, where it differs from `domain`.
+    pub domain_unicode: String,
+    pub status: &'static str,
+    pub purpose: &'static str,
+    pub txt_record: TxtRecordView,
+    pub verified_at: Option<String>,
+    pub last_checked_at: Option<String>,
+    pub last_error_code: Option<String>,
+    pub last_error: Option<String>,
+    pub next_check_at: Option<String>,
+    pub created_at: String,
+}
+
+impl From<crate::domain::domains::Domain> for DomainView {
+    fn from(d: crate::domain::domains::Domain) -> Self {
+        Self {
+            domain_unicode: d.unicode(),
+            txt_record: TxtRecordView {
+                name: d.record_name(),
+                value: d.record_value(),
+            },
+            status: d.status.as_str(),
+            purpose: d.purpose.as_str(),
+            verified_at: d.verified_at.map(time),
+            last_checked_at: d.last_checked_at.map(time),
+            next_check_at: d.next_check_at.map(time),
+            created_at: time(d.created_at),
+            id: d.id,
+            organization_id: d.organization_id,
+            domain: d.domain,
+            last_error_code: d.last_error_code,
+            last_error: d.last_error,
+        }
+    }
+}

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod domains;
 pub mod organization;
 pub mod origin;
 pub mod wizard;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::clock::SharedClock;
 use crate::config::{Config, SecretKey};
+use crate::dns::TxtResolver;
 use crate::domain::ValidationError;
 use crate::ids::Kind;
 use crate::store::{Store, StoreError};
@@ -13,6 +14,7 @@ use crate::store::{Store, StoreError};
 pub mod access;
 pub mod api_keys;
 pub mod audit;
+pub mod domains;
 pub mod organizations;
 
 /// Everything a service needs; cheap to clone.
@@ -22,6 +24,7 @@ pub struct Services {
     pub clock: SharedClock,
     pub config: Arc<Config>,
     pub secret_key: SecretKey,
+    pub dns: TxtResolver,
 }
 
 impl Services {
@@ -30,12 +33,14 @@ impl Services {
         clock: SharedClock,
         config: Arc<Config>,
         secret_key: SecretKey,
+        dns: TxtResolver,
     ) -> Self {
         Self {
             store,
             clock,
             config,
             secret_key,
+            dns,
         }
     }
 }
@@ -50,6 +55,9 @@ pub enum ServiceError {
     NotFound { kind: Kind, id: String },
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// The request breaks a rule (e.g. a public suffix as a domain).
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
     #[error("unexpected: {0}")]
     Unexpected(#[source] anyhow::Error),
 }
@@ -72,7 +80,9 @@ impl ServiceError {
                     kind.noun().to_ascii_lowercase().replace(' ', "_")
                 )
             }
-            ServiceError::Conflict { code, .. } => (*code).into(),
+            ServiceError::Conflict { code, .. } | ServiceError::Refused { code, .. } => {
+                (*code).into()
+            }
             ServiceError::Unexpected(_) => "internal_error".into(),
         }
     }

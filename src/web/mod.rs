@@ -4,6 +4,7 @@
 use actix_web::web;
 
 pub mod assets;
+pub mod domains_step;
 pub mod error;
 pub mod middleware;
 pub mod pages;
@@ -37,5 +38,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/security", web::get().to(security_tab::overview))
         .route("/security/sign-out", web::post().to(security_tab::sign_out))
+        .route("/security/domains", web::post().to(domains_step::add))
+        .route(
+            "/security/domains/{id}/verify",
+            web::post().to(domains_step::verify),
+        )
+        .route(
+            "/security/domains/{id}/remove",
+            web::post().to(domains_step::remove),
+        )
+        .route(
+            "/security/domains/{id}/purpose",
+            web::post().to(domains_step::set_purpose),
+        )
         .route("/security/{step}", web::get().to(security_tab::step));
 }

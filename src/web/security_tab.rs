@@ -12,12 +12,25 @@ use super::views::{
     self, DisabledPage, Layout, Overview, SecurityFragment, SecurityPage, StepPlaceholder,
 };
 use crate::domain::access::LinkKind;
+use crate::domain::audit::{Actor, ChangeContext};
+use crate::domain::domains::Status as DomainStatus;
 use crate::domain::wizard::{self, Facts, Step};
 use crate::services::Services;
 use crate::services::access::{LinkError, OpenedSession};
 
+/// The audit context of changes made in the tab.
+pub(super) fn change_context(ctx: &AdminContext) -> ChangeContext {
+    ChangeContext::new(
+        Actor::Admin {
+            session_id: ctx.session.id.clone(),
+            organization_id: ctx.org.id.clone(),
+        },
+        Some(current_request_id()),
+    )
+}
+
 /// Whether htmx asked for a fragment rather than a whole page.
-fn wants_fragment(req: &HttpRequest) -> bool {
+pub(super) fn wants_fragment(req: &HttpRequest) -> bool {
     let has = |name: &str| req.headers().get(name).is_some_and(|v| v == "true");
     has("hx-request") && !has("hx-boosted") && !has("hx-history-restore-request")
 }
@@ -44,7 +57,7 @@ fn html(ctx: &AdminContext, status: StatusCode, body: String) -> HttpResponse {
     res.body(body)
 }
 
-fn disabled(ctx: &AdminContext) -> Result<HttpResponse, PageError> {
+pub(super) fn disabled(ctx: &AdminContext) -> Result<HttpResponse, PageError> {
     let mut layout = page_layout(ctx, "Single sign-on · Security".to_string());
     layout.boost = false;
     let page = DisabledPage {
@@ -60,23 +73,31 @@ fn disabled(ctx: &AdminContext) -> Result<HttpResponse, PageError> {
     Ok(res)
 }
 
-/// What the organization has done so far; later steps add their facts.
-fn facts(_ctx: &AdminContext) -> Facts {
-    Facts::default()
+/// What the organization has done so far.
+pub(super) async fn facts(services: &Services, ctx: &AdminContext) -> Result<Facts, PageError> {
+    let domains = services.list_domains(&ctx.org.id).await?;
+    let count = |status| domains.iter().filter(|d| d.status == status).count();
+    Ok(Facts {
+        verified_domains: count(DomainStatus::Verified),
+        pending_domains: count(DomainStatus::Pending) + count(DomainStatus::Failed),
+        ..Facts::default()
+    })
 }
 
-/// Renders a tab page, or its fragment for htmx.
-fn render_tab(
+/// Renders a tab page, or its fragment for htmx, with this status.
+pub(super) async fn render_tab(
     req: &HttpRequest,
+    services: &Services,
     ctx: &AdminContext,
     current: Option<Step>,
     title: &str,
     content: String,
+    status: StatusCode,
 ) -> Result<HttpResponse, PageError> {
     if !ctx.org.self_serve_sso {
         return disabled(ctx);
     }
-    let steps = views::step_views(&facts(ctx), current);
+    let steps = views::step_views(&facts(services, ctx).await?, current);
     let body = if wants_fragment(req) {
         SecurityFragment {
             steps,
@@ -97,11 +118,15 @@ fn render_tab(
         }
         .render()?
     };
-    Ok(html(ctx, StatusCode::OK, body))
+    Ok(html(ctx, status, body))
 }
 
-fn overview_page(req: &HttpRequest, ctx: &AdminContext) -> Result<HttpResponse, PageError> {
-    let facts = facts(ctx);
+async fn overview_page(
+    req: &HttpRequest,
+    services: &Services,
+    ctx: &AdminContext,
+) -> Result<HttpResponse, PageError> {
+    let facts = facts(services, ctx).await?;
     let next = wizard::next_step(&facts);
     let started = facts != Facts::default();
     let content = Overview {
@@ -115,22 +140,39 @@ fn overview_page(req: &HttpRequest, ctx: &AdminContext) -> Result<HttpResponse, 
         },
     }
     .render()?;
-    render_tab(req, ctx, None, "Overview", content)
+    render_tab(
+        req,
+        services,
+        ctx,
+        None,
+        "Overview",
+        content,
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// `GET /security`
-pub async fn overview(req: HttpRequest, ctx: AdminContext) -> Result<HttpResponse, PageError> {
-    overview_page(&req, &ctx)
+pub async fn overview(
+    req: HttpRequest,
+    services: web::Data<Services>,
+    ctx: AdminContext,
+) -> Result<HttpResponse, PageError> {
+    overview_page(&req, &services, &ctx).await
 }
 
 /// `GET /security/{step}`
 pub async fn step(
     req: HttpRequest,
+    services: web::Data<Services>,
     ctx: AdminContext,
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     let step = Step::from_slug(&path)
         .ok_or_else(|| PageError::not_found().with_frame_origin(ctx.frame_origin()))?;
+    if step == Step::Domains {
+        return super::domains_step::page(&req, &services, &ctx, None).await;
+    }
     let content = StepPlaceholder {
         number: step.number(),
         title: step.label(),
@@ -140,7 +182,16 @@ pub async fn step(
         next_href: step.next().map(views::step_href),
     }
     .render()?;
-    render_tab(&req, &ctx, Some(step), step.label(), content)
+    render_tab(
+        &req,
+        &services,
+        &ctx,
+        Some(step),
+        step.label(),
+        content,
+        StatusCode::OK,
+    )
+    .await
 }
 
 fn link_error(kind: LinkKind, error: LinkError, parent_origin: Option<String>) -> PageError {
@@ -199,7 +250,7 @@ pub async fn open_embed_token(
         services.config.public_url_is_https(),
     );
     let ctx = AdminContext::new(&services, session, org, token);
-    let mut res = overview_page(&req, &ctx)?;
+    let mut res = overview_page(&req, &services, &ctx).await?;
     if let Ok(v) = header::HeaderValue::from_str(&cookie) {
         res.headers_mut().append(header::SET_COOKIE, v);
     }

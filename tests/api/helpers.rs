@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use gatehouse::clock::ManualClock;
 use gatehouse::config::{Config, DatabaseUrl, Secret, SecretKey};
+use gatehouse::dns::server::{DnsServer, Zone};
 use gatehouse::services::Services;
 use gatehouse::startup::Application;
 use reqwest::{Client, Response, redirect};
@@ -77,8 +78,45 @@ macro_rules! on_both_with {
 }
 pub(crate) use on_both_with;
 
+/// Zones the test DNS server is authoritative for.
+pub const ZONES: &[&str] = &[
+    "acme.test",
+    "globex.test",
+    "wild.test",
+    "alias.test",
+    "initech.test",
+];
+/// A zone whose queries the server answers with SERVFAIL.
+pub const BROKEN_ZONE: &str = "broken.test";
+
+/// The real DNS server of one test, on loopback.
+pub struct TestDns {
+    pub server: DnsServer,
+    pub zones: Vec<Zone>,
+}
+
+impl TestDns {
+    pub async fn start() -> Self {
+        let zones: Vec<Zone> = ZONES.iter().map(|z| Zone::new(z).expect("zone")).collect();
+        let refs: Vec<&Zone> = zones.iter().collect();
+        let server = DnsServer::start("127.0.0.1:0".parse().expect("addr"), &refs, &[BROKEN_ZONE])
+            .await
+            .expect("DNS server starts");
+        Self { server, zones }
+    }
+
+    pub fn zone(&self, origin: &str) -> &Zone {
+        self.zones
+            .iter()
+            .find(|z| z.origin() == format!("{origin}."))
+            .expect("a served zone")
+    }
+}
+
 pub struct TestApp {
     pub address: String,
+    pub dns: Arc<TestDns>,
+    pub config: Config,
     pub clock: ManualClock,
     pub services: Services,
     pub backend: Backend,
@@ -152,6 +190,7 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
 }
 
 pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
+    let dns = Arc::new(TestDns::start().await);
     let (database_url, db) = match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("tempdir");
@@ -172,10 +211,14 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
     config.public_url = url::Url::parse(&address).expect("url");
     config.secret_key = Some(SecretKey::generate());
     config.bootstrap_api_key = Some(Secret::new(API_KEY));
+    config.dns_servers = vec![dns.server.address()];
+    config.dns_timeout = std::time::Duration::from_millis(400);
+    config.run_background_jobs = false;
+    config.allow_private_network_fetch = true;
     tweak(&mut config);
 
     let clock = ManualClock::starting_now();
-    let app = Application::build_with_listener(config, Arc::new(clock.clone()), listener)
+    let app = Application::build_with_listener(config.clone(), Arc::new(clock.clone()), listener)
         .await
         .expect("application builds");
     let services = app.services().clone();
@@ -183,6 +226,8 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
 
     Some(TestApp {
         address,
+        dns,
+        config,
         clock,
         services,
         backend,
@@ -190,6 +235,12 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
         api: client(),
         _db: db,
     })
+}
+
+/// A further instance of the service.
+pub struct Instance {
+    pub address: String,
+    pub services: Services,
 }
 
 /// A client that does not follow redirects; with a cookie jar, like a browser.
@@ -202,6 +253,25 @@ pub fn client() -> Client {
 }
 
 impl TestApp {
+    /// Another instance of Gatehouse on the same database, DNS and clock, as
+    /// when several instances run behind a load balancer.
+    pub async fn second_instance(&self) -> Instance {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+        let address = format!(
+            "http://127.0.0.1:{}",
+            listener.local_addr().expect("addr").port()
+        );
+        let mut config = self.config.clone();
+        config.public_url = url::Url::parse(&address).expect("url");
+        config.bootstrap_api_key = None;
+        let app = Application::build_with_listener(config, Arc::new(self.clock.clone()), listener)
+            .await
+            .expect("second instance builds");
+        let services = app.services().clone();
+        tokio::spawn(app.run_until_stopped());
+        Instance { address, services }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

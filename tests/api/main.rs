@@ -6,6 +6,8 @@ mod helpers;
 
 mod api_keys;
 mod cli;
+mod domains;
+mod domains_page;
 mod embed;
 mod events;
 mod forms;
