@@ -244,6 +244,153 @@ pub const ALL: &[ErrorCode] = &[
         "The nameservers answered with an error (such as SERVFAIL or REFUSED).",
         "Check that your domain's nameservers are set up and answering; Gatehouse checks again every few minutes.",
     ),
+    // Connections
+    code(
+        "connection_not_found",
+        "Connection not found",
+        "No connection has this id.",
+        "Use the `id` returned when the connection was created (it starts with `conn_`).",
+    ),
+    code(
+        "connection_provider_invalid",
+        "Unknown identity provider",
+        "The `provider` is not one Gatehouse knows.",
+        "Use one of the provider values listed in the message.",
+    ),
+    code(
+        "provider_not_available",
+        "This kind of connection is not available yet",
+        "OpenID Connect connections are not available in this version of Gatehouse.",
+        "Use a SAML provider for now.",
+    ),
+    code(
+        "connection_changed",
+        "The connection changed meanwhile",
+        "Someone else changed this connection between reading and saving it.",
+        "Reload the connection and make the change again.",
+    ),
+    code(
+        "connection_already_active",
+        "Another connection is active",
+        "An organization signs in through one active connection at a time.",
+        "Deactivate the active connection first, then activate this one.",
+    ),
+    code(
+        "connection_incomplete",
+        "The connection's settings are not complete",
+        "The identity provider's settings (single sign-on URL, entity ID, signing certificate) have not all been given.",
+        "Finish the connection step: give the metadata URL, the metadata XML, or the three fields.",
+    ),
+    code(
+        "connection_not_tested",
+        "The connection has not passed a test",
+        "Activation needs a successful test sign-in on the current settings; the settings changed since the last passing test, or none has passed.",
+        "Run a test sign-in from the Test step, then activate.",
+    ),
+    code(
+        "domain_not_verified",
+        "No verified domain",
+        "A connection can only sign in people whose email domain is verified for single sign-on, and the organization has none.",
+        "Verify a domain in the Domains step (used for single sign-on), then try again.",
+    ),
+    // SAML settings
+    code(
+        "saml_metadata_invalid",
+        "The metadata could not be used",
+        "The document is not valid SAML 2.0 identity-provider metadata (the message says what is wrong).",
+        "Download the metadata again from your identity provider, or give its metadata URL.",
+    ),
+    code(
+        "saml_settings_ambiguous",
+        "Settings given more than one way",
+        "The identity provider's settings were given as a metadata URL, as XML and as fields at once.",
+        "Give exactly one of them.",
+    ),
+    code(
+        "saml_settings_incomplete",
+        "Settings incomplete",
+        "Entered by hand, the identity provider's settings need the single sign-on URL, the entity ID and the signing certificate.",
+        "Add the missing fields named in the message.",
+    ),
+    code(
+        "saml_certificate_invalid",
+        "The certificate could not be read",
+        "The signing certificate is not a valid X.509 certificate in PEM or base64 form (or a private key was pasted).",
+        "Copy the identity provider's signing certificate again, including the BEGIN and END lines.",
+    ),
+    code(
+        "saml_certificate_expired",
+        "The signing certificate has expired",
+        "Every signing certificate given has passed its expiry date, so no response could be trusted.",
+        "Download the current certificate or metadata from your identity provider.",
+    ),
+    code(
+        "saml_no_signing_certificate",
+        "No signing certificate",
+        "The settings contain no certificate to check signatures with. Gatehouse accepts only signed SAML responses.",
+        "Use metadata that includes a signing KeyDescriptor, or paste the signing certificate.",
+    ),
+    code(
+        "saml_sso_url_invalid",
+        "The single sign-on URL is not valid",
+        "The single sign-on URL is not an https:// URL.",
+        "Copy the SSO URL (sometimes called SAML 2.0 Endpoint or Login URL) from your identity provider.",
+    ),
+    code(
+        "saml_entity_id_invalid",
+        "The entity ID is not valid",
+        "The identity provider's entity ID (Issuer) is empty or too long.",
+        "Copy the entity ID exactly as your identity provider shows it.",
+    ),
+    // Fetching URLs
+    code(
+        "fetch_invalid_url",
+        "The URL is not valid",
+        "The URL could not be parsed, has no host, or contains a user name or password.",
+        "Copy the full https:// URL of the document.",
+    ),
+    code(
+        "fetch_scheme_not_allowed",
+        "Only https URLs are fetched",
+        "Gatehouse fetches documents only over https.",
+        "Use the https:// address of the document.",
+    ),
+    code(
+        "fetch_private_address",
+        "The URL points to an internal address",
+        "The address resolves to a private, loopback or link-local network, which Gatehouse never fetches from.",
+        "Use the document's publicly reachable URL.",
+    ),
+    code(
+        "fetch_too_many_redirects",
+        "Too many redirects",
+        "The URL redirected more than five times.",
+        "Use the final URL of the document.",
+    ),
+    code(
+        "fetch_too_large",
+        "The document is too large",
+        "The document is larger than 1 MiB.",
+        "Check that the URL points to the metadata itself.",
+    ),
+    code(
+        "fetch_timeout",
+        "The server did not answer in time",
+        "The server took longer than 10 seconds.",
+        "Try again; if it persists, check the server hosting the document.",
+    ),
+    code(
+        "fetch_failed",
+        "The document could not be fetched",
+        "Gatehouse could not connect to the server or read its answer.",
+        "Check the URL and that the server is reachable from the internet.",
+    ),
+    code(
+        "fetch_http_status",
+        "The server answered with an error",
+        "The server answered with a status other than 2xx (for example 404 or 403).",
+        "Check the URL, and that the document is published without requiring sign-in.",
+    ),
 ];
 
 pub fn lookup(code: &str) -> Option<&'static ErrorCode> {

@@ -12,6 +12,7 @@ use anyhow::Context;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::dns::TxtResolver;
+use crate::fetch::{Fetcher, Policy};
 use crate::services::Services;
 use crate::store::Store;
 use crate::{api, web as pages};
@@ -140,7 +141,9 @@ pub async fn prepare_with_store(
     let secret_key = config.require_secret_key()?.clone();
     let dns = TxtResolver::new(&config.dns_servers, config.dns_timeout)
         .context("cannot set up the DNS resolver")?;
-    let services = Services::new(store, clock, Arc::new(config), secret_key, dns);
+    let fetcher = Fetcher::new(Policy::new(config.allow_private_network_fetch))
+        .context("cannot set up the HTTP client")?;
+    let services = Services::new(store, clock, Arc::new(config), secret_key, dns, fetcher);
     if let Some(key) = services.config.bootstrap_api_key.clone() {
         services
             .ensure_bootstrap_api_key(&key)

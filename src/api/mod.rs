@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, Route, web};
 
 pub mod auth;
 pub mod body;
+pub mod connections;
 pub mod domains;
 pub mod error;
 pub mod events;
@@ -75,6 +76,33 @@ pub fn scope() -> actix_web::Scope {
         .service(resource(
             "/domains/{id}/verify",
             vec![web::post().to(domains::verify)],
+        ))
+        .service(resource(
+            "/organizations/{id}/connections",
+            vec![
+                web::post().to(connections::create),
+                web::get().to(connections::list),
+            ],
+        ))
+        .service(resource(
+            "/connections/{id}",
+            vec![
+                web::get().to(connections::get),
+                web::patch().to(connections::update),
+                web::delete().to(connections::delete),
+            ],
+        ))
+        .service(resource(
+            "/connections/{id}/activate",
+            vec![web::post().to(connections::activate)],
+        ))
+        .service(resource(
+            "/connections/{id}/deactivate",
+            vec![web::post().to(connections::deactivate)],
+        ))
+        .service(resource(
+            "/connections/{id}/move",
+            vec![web::post().to(connections::move_to)],
         ))
         .service(resource("/events", vec![web::get().to(events::list)]))
         .default_service(web::to(not_found))

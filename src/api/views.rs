@@ -155,3 +155,110 @@ impl From<crate::domain::domains::Domain> for DomainView {
         }
     }
 }
+
+#[derive(Serialize)]
+pub struct SpView {
+    pub acs_url: String,
+    pub entity_id: String,
+    pub metadata_url: String,
+}
+
+#[derive(Serialize)]
+pub struct CertificateView {
+    pub fingerprint_sha256: String,
+    pub not_after: String,
+    pub subject: String,
+    pub expires_soon: bool,
+}
+
+#[derive(Serialize)]
+pub struct IdpView {
+    pub entity_id: String,
+    pub sso_url: String,
+    pub binding: &'static str,
+    pub source: Option<&'static str>,
+    pub metadata_url: Option<String>,
+    pub certificates: Vec<CertificateView>,
+}
+
+#[derive(Serialize)]
+pub struct ConnectionView {
+    pub id: String,
+    pub organization_id: String,
+    pub provider: &'static str,
+    pub protocol: &'static str,
+    pub state: &'static str,
+    pub allow_subdomains: bool,
+    pub allow_idp_initiated: bool,
+    pub config_version: i64,
+    pub live_config_version: Option<i64>,
+    pub sp: Option<SpView>,
+    pub idp: Option<IdpView>,
+    pub created_at: String,
+    pub activated_at: Option<String>,
+}
+
+impl ConnectionView {
+    pub fn new(
+        c: crate::domain::connections::Connection,
+        public_origin: &str,
+        now: DateTime<Utc>,
+    ) -> Self {
+        use crate::domain::connections::Protocol;
+        use crate::saml::config::{Binding, Source};
+        let (sp, idp) = match c.protocol() {
+            Protocol::Saml => {
+                let urls = crate::saml::sp::urls(public_origin, &c.id);
+                let saml = crate::services::connections::saml_config(&c);
+                let idp = saml.idp.as_ref().map(|idp| IdpView {
+                    entity_id: idp.entity_id.clone(),
+                    sso_url: idp.sso_url.clone(),
+                    binding: match idp.binding {
+                        Binding::Redirect => "redirect",
+                        Binding::Post => "post",
+                    },
+                    source: saml.source.map(|s| match s {
+                        Source::MetadataUrl => "metadata_url",
+                        Source::MetadataXml => "metadata_xml",
+                        Source::Manual => "manual",
+                    }),
+                    metadata_url: saml.metadata_url.clone(),
+                    certificates: idp
+                        .certificates
+                        .iter()
+                        .map(|cert| CertificateView {
+                            fingerprint_sha256: cert.fingerprint_sha256.clone(),
+                            not_after: time(cert.not_after),
+                            subject: cert.subject.clone(),
+                            expires_soon: cert.expires_soon(now),
+                        })
+                        .collect(),
+                });
+                (
+                    Some(SpView {
+                        acs_url: urls.acs_url,
+                        entity_id: urls.entity_id,
+                        metadata_url: urls.metadata_url,
+                    }),
+                    idp,
+                )
+            }
+            Protocol::Oidc => (None, None),
+        };
+        Self {
+            protocol: c.protocol().as_str(),
+            provider: c.provider.as_str(),
+            state: c.state().as_str(),
+            config_version: c.lifecycle.config_version,
+            live_config_version: c.lifecycle.live_version,
+            sp,
+            idp,
+            created_at: time(c.created_at),
+            activated_at: c.activated_at.map(time),
+            id: c.id,
+            organization_id: c.organization_id,
+            allow_subdomains: c.allow_subdomains,
+            allow_idp_initiated: c.allow_idp_initiated,
+        }
+    }
+}

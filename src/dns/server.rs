@@ -110,6 +110,22 @@ impl Zone {
     }
 }
 
+/// A UDP socket and a TCP listener on the same port. With port 0 the UDP
+/// port is picked first; if that port is taken for TCP, another is tried.
+async fn bind_pair(bind: SocketAddr) -> anyhow::Result<(UdpSocket, TcpListener, SocketAddr)> {
+    let attempts = if bind.port() == 0 { 20 } else { 1 };
+    let mut last = None;
+    for _ in 0..attempts {
+        let udp = UdpSocket::bind(bind).await.context("bind DNS UDP socket")?;
+        let address = udp.local_addr()?;
+        match TcpListener::bind(address).await {
+            Ok(tcp) => return Ok((udp, tcp, address)),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(anyhow::anyhow!("bind DNS TCP listener: {last:?}"))
+}
+
 /// A running server on a loopback UDP socket and TCP listener.
 pub struct DnsServer {
     server: Server<Catalog>,
@@ -133,11 +149,7 @@ impl DnsServer {
         for zone in failing {
             catalog.upsert(LowerName::from(&name(zone)?), vec![]);
         }
-        let udp = UdpSocket::bind(bind).await.context("bind DNS UDP socket")?;
-        let address = udp.local_addr()?;
-        let tcp = TcpListener::bind(address)
-            .await
-            .context("bind DNS TCP listener")?;
+        let (udp, tcp, address) = bind_pair(bind).await?;
         let mut server = Server::new(catalog);
         server.register_socket(udp);
         server.register_listener(tcp, Duration::from_secs(5), 32);

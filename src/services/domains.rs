@@ -278,13 +278,12 @@ impl Services {
         })
     }
 
-    /// Whether the organization has an active SSO connection. Connections
-    /// arrive with the connection step; until then there are none.
+    /// Whether the organization has an active SSO connection.
     pub async fn organization_has_active_connection(
         &self,
-        _organization_id: &str,
+        organization_id: &str,
     ) -> ServiceResult<bool> {
-        Ok(false)
+        Ok(self.store.has_active_connection(organization_id).await?)
     }
 
     pub async fn remove_domain(&self, ctx: &ChangeContext, domain: &Domain) -> ServiceResult<()> {

@@ -8,12 +8,14 @@ use crate::clock::SharedClock;
 use crate::config::{Config, SecretKey};
 use crate::dns::TxtResolver;
 use crate::domain::ValidationError;
+use crate::fetch::Fetcher;
 use crate::ids::Kind;
 use crate::store::{Store, StoreError};
 
 pub mod access;
 pub mod api_keys;
 pub mod audit;
+pub mod connections;
 pub mod domains;
 pub mod organizations;
 
@@ -25,6 +27,7 @@ pub struct Services {
     pub config: Arc<Config>,
     pub secret_key: SecretKey,
     pub dns: TxtResolver,
+    pub fetcher: Fetcher,
 }
 
 impl Services {
@@ -34,6 +37,7 @@ impl Services {
         config: Arc<Config>,
         secret_key: SecretKey,
         dns: TxtResolver,
+        fetcher: Fetcher,
     ) -> Self {
         Self {
             store,
@@ -41,6 +45,7 @@ impl Services {
             config,
             secret_key,
             dns,
+            fetcher,
         }
     }
 }

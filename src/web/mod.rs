@@ -8,6 +8,7 @@ pub mod domains_step;
 pub mod error;
 pub mod middleware;
 pub mod pages;
+pub mod saml;
 pub mod security_tab;
 pub mod session;
 pub mod views;
@@ -36,6 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/security/embed/{token}",
             web::get().to(security_tab::open_embed_token),
         )
+        .route("/saml/{id}/metadata", web::get().to(saml::metadata))
         .route("/security", web::get().to(security_tab::overview))
         .route("/security/sign-out", web::post().to(security_tab::sign_out))
         .route("/security/domains", web::post().to(domains_step::add))

@@ -435,3 +435,96 @@ pub fn meta(html: &str, name: &str) -> Option<String> {
     let end = html[start..].find('"')?;
     Some(html[start..start + end].to_string())
 }
+
+/// A self-signed certificate (base64 DER) valid until `days` from now.
+pub fn test_cert(cn: &str, days: i64) -> String {
+    use base64::Engine;
+    use chrono::Datelike;
+    let mut params = rcgen::CertificateParams::new(vec![format!("{cn}.example")]).expect("params");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, cn);
+    let start = chrono::Utc::now() - chrono::Duration::days(400);
+    let end = chrono::Utc::now() + chrono::Duration::days(days);
+    params.not_before = rcgen::date_time_ymd(start.year(), start.month() as u8, start.day() as u8);
+    params.not_after = rcgen::date_time_ymd(end.year(), end.month() as u8, end.day() as u8);
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = params.self_signed(&key).expect("cert");
+    base64::engine::general_purpose::STANDARD.encode(cert.der())
+}
+
+/// A metadata fixture with its certificate placeholders filled.
+pub fn metadata_fixture(name: &str, certs: &[&str]) -> String {
+    let path = format!(
+        "{}/tests/fixtures/metadata/{name}.xml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut xml = std::fs::read_to_string(path).expect("fixture");
+    for (i, c) in certs.iter().enumerate() {
+        xml = xml.replace(&format!("CERTIFICATE_{}", i + 1), c);
+    }
+    xml
+}
+
+/// What the little HTTP server answers for a path.
+#[derive(Clone)]
+pub enum Answer {
+    Body(&'static str, String),
+    Redirect(String),
+    Status(u16),
+}
+
+/// A minimal HTTP/1.1 server on `ip`, answering each path from `routes`
+/// (others 404); returns its base URL.
+pub async fn serve_http(ip: &str, routes: Vec<(&'static str, Answer)>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind((ip, 0)).await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let routes = Arc::new(routes);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let routes = routes.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let mut read = 0;
+                while read < buf.len() {
+                    let Ok(n) = stream.read(&mut buf[read..]).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        break;
+                    }
+                    read += n;
+                    if buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
+                        break;
+                    }
+                }
+                let request = String::from_utf8_lossy(&buf[..read]).to_string();
+                let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let answer = routes
+                    .iter()
+                    .find(|(p, _)| *p == path)
+                    .map(|(_, a)| a.clone());
+                let response = match answer {
+                    Some(Answer::Body(content_type, body)) => format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    ),
+                    Some(Answer::Redirect(to)) => format!(
+                        "HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    ),
+                    Some(Answer::Status(code)) => format!(
+                        "HTTP/1.1 {code} Status\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    ),
+                    None => {
+                        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                            .to_string()
+                    }
+                };
+                let _ = stream.write_all(response.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    base
+}

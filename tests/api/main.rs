@@ -6,10 +6,12 @@ mod helpers;
 
 mod api_keys;
 mod cli;
+mod connections;
 mod domains;
 mod domains_page;
 mod embed;
 mod events;
+mod fetch;
 mod forms;
 mod health;
 mod organizations;

@@ -1,0 +1,430 @@
+//! SSO connections: choosing a provider, giving the identity provider's
+//! settings, and the lifecycle (activate, deactivate, move, delete).
+
+use serde_json::json;
+
+use super::{ServiceError, ServiceResult, Services};
+use crate::domain::audit::{ChangeContext, NewEvent};
+use crate::domain::connections::{Connection, Lifecycle, Protocol, Provider, State};
+use crate::domain::domains::{Purpose, Status};
+use crate::ids::{self, Kind};
+use crate::saml::config::{Binding, IdpSettings, SamlConfig, Source};
+use crate::saml::{SettingsError, certificates, metadata};
+use crate::store::StoreError;
+
+/// The identity provider's side of a SAML connection, given one of three
+/// ways: a metadata URL, metadata XML, or the three fields typed in.
+#[derive(Debug, Clone, Default)]
+pub struct SamlInput {
+    pub metadata_url: Option<String>,
+    pub metadata_xml: Option<String>,
+    pub sso_url: Option<String>,
+    pub entity_id: Option<String>,
+    pub certificate_pem: Option<String>,
+}
+
+impl SamlInput {
+    pub fn is_empty(&self) -> bool {
+        [
+            &self.metadata_url,
+            &self.metadata_xml,
+            &self.sso_url,
+            &self.entity_id,
+            &self.certificate_pem,
+        ]
+        .iter()
+        .all(|f| f.as_deref().is_none_or(|v| v.trim().is_empty()))
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewConnection {
+    pub provider: String,
+    pub saml: Option<SamlInput>,
+    pub has_oidc: bool,
+    pub allow_subdomains: Option<bool>,
+    pub allow_idp_initiated: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionPatch {
+    pub saml: Option<SamlInput>,
+    pub allow_subdomains: Option<bool>,
+    pub allow_idp_initiated: Option<bool>,
+}
+
+fn settings_error(e: SettingsError) -> ServiceError {
+    ServiceError::Refused {
+        code: e.code,
+        message: e.message,
+    }
+}
+
+fn event(c: &Connection, action: &'static str, data: serde_json::Value) -> NewEvent {
+    NewEvent {
+        organization_id: Some(c.organization_id.clone()),
+        action,
+        target_type: "connection",
+        target_id: c.id.clone(),
+        data,
+    }
+}
+
+/// The SAML settings of a connection's current version.
+pub fn saml_config(c: &Connection) -> SamlConfig {
+    serde_json::from_value(c.config.clone()).unwrap_or_default()
+}
+
+impl Services {
+    /// Turns what the admin gave into checked settings. Nothing is stored
+    /// here: on any error the caller keeps the last good settings.
+    pub async fn resolve_saml(
+        &self,
+        input: &SamlInput,
+        current: &SamlConfig,
+    ) -> ServiceResult<SamlConfig> {
+        let given = |f: &Option<String>| {
+            f.as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        let (url, xml) = (given(&input.metadata_url), given(&input.metadata_xml));
+        let manual = [
+            given(&input.sso_url),
+            given(&input.entity_id),
+            given(&input.certificate_pem),
+        ];
+        let ways = usize::from(url.is_some())
+            + usize::from(xml.is_some())
+            + usize::from(manual.iter().any(Option::is_some));
+        if ways > 1 {
+            return Err(ServiceError::Refused {
+                code: "saml_settings_ambiguous",
+                message: "Give the identity provider's settings one way: a metadata URL, the metadata XML, or the single sign-on URL, entity ID and certificate.".into(),
+            });
+        }
+        let now = self.clock.now();
+        let mut config = SamlConfig {
+            attribute_mapping: current.attribute_mapping.clone(),
+            ..SamlConfig::default()
+        };
+        let idp = if let Some(url) = url {
+            let fetched = self
+                .fetcher
+                .get(
+                    &url,
+                    "application/samlmetadata+xml, application/xml, text/xml;q=0.9, */*;q=0.1",
+                )
+                .await
+                .map_err(|e| ServiceError::Refused {
+                    code: e.code,
+                    message: e.message,
+                })?;
+            let text = String::from_utf8(fetched.body).map_err(|_| {
+                settings_error(SettingsError::new(
+                    "saml_metadata_invalid",
+                    "The metadata at that URL is not UTF-8 text.",
+                ))
+            })?;
+            config.source = Some(Source::MetadataUrl);
+            config.metadata_url = Some(url);
+            config.metadata_fetched_at = Some(now);
+            metadata::parse(&text).map_err(settings_error)?
+        } else if let Some(xml) = xml {
+            config.source = Some(Source::MetadataXml);
+            metadata::parse(&xml).map_err(settings_error)?
+        } else {
+            let [sso_url, entity_id, pem] = manual;
+            let missing: Vec<&str> = [
+                ("single sign-on URL", &sso_url),
+                ("entity ID", &entity_id),
+                ("signing certificate", &pem),
+            ]
+            .iter()
+            .filter(|(_, v)| v.is_none())
+            .map(|(n, _)| *n)
+            .collect();
+            if !missing.is_empty() {
+                return Err(ServiceError::Refused {
+                    code: "saml_settings_incomplete",
+                    message: format!(
+                        "Also give the identity provider's {}.",
+                        missing.join(" and ")
+                    ),
+                });
+            }
+            config.source = Some(Source::Manual);
+            IdpSettings {
+                sso_url: metadata::parse_sso_url(
+                    sso_url.as_deref().unwrap_or_default(),
+                    self.config.allow_private_network_fetch,
+                )
+                .map_err(settings_error)?,
+                entity_id: metadata::parse_entity_id(entity_id.as_deref().unwrap_or_default())
+                    .map_err(settings_error)?,
+                binding: Binding::Redirect,
+                certificates: certificates::parse_pem(pem.as_deref().unwrap_or_default())
+                    .map_err(settings_error)?,
+            }
+        };
+        let certificates = certificates::check(idp.certificates, now).map_err(settings_error)?;
+        config.idp = Some(IdpSettings {
+            certificates,
+            ..idp
+        });
+        Ok(config)
+    }
+
+    pub async fn create_connection(
+        &self,
+        ctx: &ChangeContext,
+        organization_id: &str,
+        input: NewConnection,
+    ) -> ServiceResult<Connection> {
+        let org = self.get_organization(organization_id).await?;
+        let provider =
+            Provider::parse(input.provider.trim()).ok_or_else(|| ServiceError::Refused {
+                code: "connection_provider_invalid",
+                message: format!(
+                    "`{}` is not a provider Gatehouse knows. Use one of: {}.",
+                    input.provider.chars().take(60).collect::<String>(),
+                    Provider::ALL
+                        .iter()
+                        .map(|p| p.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })?;
+        if provider.protocol() == Protocol::Oidc || input.has_oidc {
+            return Err(ServiceError::Refused {
+                code: "provider_not_available",
+                message: "OpenID Connect connections are not available in this version of Gatehouse yet; use a SAML provider.".into(),
+            });
+        }
+        let config = match input.saml.as_ref().filter(|s| !s.is_empty()) {
+            Some(saml) => self.resolve_saml(saml, &SamlConfig::default()).await?,
+            None => SamlConfig::default(),
+        };
+        let now = self.clock.now();
+        let connection = Connection {
+            id: ids::new_id(Kind::Connection),
+            organization_id: org.id,
+            provider,
+            lifecycle: Lifecycle::new(),
+            allow_subdomains: input.allow_subdomains.unwrap_or(false),
+            allow_idp_initiated: input.allow_idp_initiated.unwrap_or(false),
+            config: serde_json::to_value(&config)
+                .map_err(|e| ServiceError::Unexpected(e.into()))?,
+            live_config: None,
+            created_at: now,
+            updated_at: now,
+            activated_at: None,
+        };
+        let e = event(
+            &connection,
+            "connection.created",
+            json!({ "provider": provider.as_str() }),
+        );
+        self.store.insert_connection(&connection, ctx, e).await?;
+        Ok(connection)
+    }
+
+    pub async fn get_connection(&self, id: &str) -> ServiceResult<Connection> {
+        if !ids::is_well_formed(Kind::Connection, id) {
+            return Err(ServiceError::not_found(Kind::Connection, id));
+        }
+        self.store
+            .get_connection(id)
+            .await?
+            .ok_or_else(|| ServiceError::not_found(Kind::Connection, id))
+    }
+
+    pub async fn list_connections(&self, organization_id: &str) -> ServiceResult<Vec<Connection>> {
+        let org = self.get_organization(organization_id).await?;
+        Ok(self.store.list_connections(&org.id).await?)
+    }
+
+    /// Saves a changed connection, mapping the store's conflicts to codes.
+    async fn save(
+        &self,
+        c: &Connection,
+        expected_version: i64,
+        ctx: &ChangeContext,
+        e: NewEvent,
+    ) -> ServiceResult<()> {
+        match self.store.save_connection(c, expected_version, ctx, e).await {
+            Ok(()) => Ok(()),
+            Err(StoreError::Conflict("stale")) => Err(ServiceError::Conflict {
+                code: "connection_changed",
+                message: "The connection was changed by someone else a moment ago. Reload it and try again.".into(),
+            }),
+            Err(StoreError::Conflict("active")) => Err(ServiceError::Conflict {
+                code: "connection_already_active",
+                message: "Another connection of this organization is active. Deactivate it first: one connection at a time signs people in.".into(),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn update_connection(
+        &self,
+        ctx: &ChangeContext,
+        id: &str,
+        patch: ConnectionPatch,
+    ) -> ServiceResult<Connection> {
+        let before = self.get_connection(id).await?;
+        let mut c = before.clone();
+        let mut changes = serde_json::Map::new();
+        if let Some(saml) = patch.saml.as_ref().filter(|s| !s.is_empty()) {
+            let config = self.resolve_saml(saml, &saml_config(&before)).await?;
+            c.config =
+                serde_json::to_value(&config).map_err(|e| ServiceError::Unexpected(e.into()))?;
+            if c.config != before.config {
+                c.lifecycle = before.lifecycle.after_config_change();
+                changes.insert(
+                    "idp_settings".into(),
+                    json!({ "config_version": c.lifecycle.config_version }),
+                );
+            }
+        }
+        if let Some(v) = patch.allow_subdomains
+            && v != c.allow_subdomains
+        {
+            c.allow_subdomains = v;
+            changes.insert("allow_subdomains".into(), json!({ "from": !v, "to": v }));
+        }
+        if let Some(v) = patch.allow_idp_initiated
+            && v != c.allow_idp_initiated
+        {
+            c.allow_idp_initiated = v;
+            changes.insert("allow_idp_initiated".into(), json!({ "from": !v, "to": v }));
+        }
+        if changes.is_empty() {
+            return Ok(before);
+        }
+        c.updated_at = self.clock.now();
+        let e = event(&c, "connection.updated", json!({ "changes": changes }));
+        self.save(&c, before.lifecycle.config_version, ctx, e)
+            .await?;
+        Ok(c)
+    }
+
+    /// Makes a connection live. The host may skip the test requirement.
+    pub async fn activate_connection(
+        &self,
+        ctx: &ChangeContext,
+        id: &str,
+        skip_test: bool,
+    ) -> ServiceResult<Connection> {
+        let before = self.get_connection(id).await?;
+        if before.state() == State::Active && !before.lifecycle.has_unreleased_changes() {
+            return Ok(before);
+        }
+        let verified_sso = self
+            .store
+            .list_domains(&before.organization_id)
+            .await?
+            .iter()
+            .filter(|d| d.status == Status::Verified && d.purpose == Purpose::Sso)
+            .count();
+        let complete = match before.protocol() {
+            Protocol::Saml => saml_config(&before).is_complete(),
+            Protocol::Oidc => false,
+        };
+        let lifecycle = before
+            .lifecycle
+            .activate(complete, verified_sso, skip_test)
+            .map_err(|r| ServiceError::Refused {
+                code: r.code(),
+                message: r.message().into(),
+            })?;
+        let now = self.clock.now();
+        let c = Connection {
+            lifecycle,
+            live_config: Some(before.config.clone()),
+            activated_at: Some(now),
+            updated_at: now,
+            ..before.clone()
+        };
+        let e = event(
+            &c,
+            "connection.activated",
+            json!({ "config_version": c.lifecycle.config_version, "skip_test": skip_test }),
+        );
+        self.save(&c, before.lifecycle.config_version, ctx, e)
+            .await?;
+        Ok(c)
+    }
+
+    pub async fn deactivate_connection(
+        &self,
+        ctx: &ChangeContext,
+        id: &str,
+    ) -> ServiceResult<Connection> {
+        let before = self.get_connection(id).await?;
+        if before.state() != State::Active {
+            return Ok(before);
+        }
+        let c = Connection {
+            lifecycle: before.lifecycle.deactivate(),
+            updated_at: self.clock.now(),
+            ..before.clone()
+        };
+        let e = event(&c, "connection.deactivated", json!({}));
+        self.save(&c, before.lifecycle.config_version, ctx, e)
+            .await?;
+        Ok(c)
+    }
+
+    /// Moves a connection to another organization. Members stay where they
+    /// are; an active connection arrives inactive, since the new
+    /// organization's domains are not the old one's.
+    pub async fn move_connection(
+        &self,
+        ctx: &ChangeContext,
+        id: &str,
+        organization_id: &str,
+    ) -> ServiceResult<Connection> {
+        let before = self.get_connection(id).await?;
+        let target = self.get_organization(organization_id).await?;
+        if target.id == before.organization_id {
+            return Ok(before);
+        }
+        let c = Connection {
+            organization_id: target.id.clone(),
+            lifecycle: before.lifecycle.deactivate(),
+            updated_at: self.clock.now(),
+            ..before.clone()
+        };
+        let e = NewEvent {
+            organization_id: Some(target.id.clone()),
+            ..event(
+                &c,
+                "connection.moved",
+                json!({ "from": before.organization_id, "to": target.id }),
+            )
+        };
+        self.save(&c, before.lifecycle.config_version, ctx, e)
+            .await?;
+        Ok(c)
+    }
+
+    /// Deletes a connection; no user is deleted with it.
+    pub async fn delete_connection(&self, ctx: &ChangeContext, id: &str) -> ServiceResult<()> {
+        let c = self.get_connection(id).await?;
+        let e = event(
+            &c,
+            "connection.deleted",
+            json!({ "provider": c.provider.as_str(), "state": c.state().as_str() }),
+        );
+        if !self
+            .store
+            .delete_connection(&c.id, self.clock.now(), ctx, e)
+            .await?
+        {
+            return Err(ServiceError::not_found(Kind::Connection, id));
+        }
+        Ok(())
+    }
+}
