@@ -1,8 +1,11 @@
 //! SAML: the identity provider's settings (from metadata or typed in), its
 //! signing certificates, and Gatehouse's own service-provider side.
 
+pub mod acs;
+pub mod authn_request;
 pub mod certificates;
 pub mod config;
+pub mod identity;
 pub mod metadata;
 pub mod sp;
 

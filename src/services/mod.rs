@@ -18,6 +18,7 @@ pub mod audit;
 pub mod connections;
 pub mod domains;
 pub mod organizations;
+pub mod saml_signin;
 
 /// Everything a service needs; cheap to clone.
 #[derive(Clone)]

@@ -22,6 +22,7 @@ pub mod domains;
 pub mod events;
 pub mod links;
 pub mod organizations;
+pub mod saml;
 pub mod sessions;
 pub mod settings;
 

@@ -38,6 +38,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::get().to(security_tab::open_embed_token),
         )
         .route("/saml/{id}/metadata", web::get().to(saml::metadata))
+        .service(
+            web::resource("/saml/{id}/acs")
+                .app_data(web::PayloadConfig::new(saml::ACS_BODY_LIMIT + 1))
+                .route(web::post().to(saml::acs)),
+        )
         .route("/security", web::get().to(security_tab::overview))
         .route("/security/sign-out", web::post().to(security_tab::sign_out))
         .route("/security/domains", web::post().to(domains_step::add))

@@ -27,3 +27,96 @@ pub async fn metadata(
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .body(crate::saml::sp::metadata_xml(&urls)))
 }
+
+/// Largest ACS body: real responses with many groups run past 100 KB.
+pub const ACS_BODY_LIMIT: usize = 1024 * 1024;
+
+#[derive(askama::Template)]
+#[template(path = "saml_result.html")]
+struct SamlResult {
+    layout: super::views::Layout,
+    provider: &'static str,
+    email: String,
+    first_name: String,
+    last_name: String,
+    groups: String,
+    name_id: String,
+    attributes: Vec<(String, String)>,
+}
+
+fn failure_page(failure: crate::services::saml_signin::SamlFailure) -> PageError {
+    let status = match failure.error.code {
+        "saml_connection_unknown" => actix_web::http::StatusCode::NOT_FOUND,
+        "internal_error" => actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+        _ => actix_web::http::StatusCode::BAD_REQUEST,
+    };
+    if failure.error.code == "internal_error" {
+        return PageError::internal(anyhow::anyhow!(failure.error.detail));
+    }
+    // Only an admin's test sees the details; end users get the code and the
+    // request id.
+    let detail = (failure.purpose.as_deref() == Some("test")).then(|| {
+        let mut d = failure.error.detail.clone();
+        if let Some(expected) = &failure.error.expected {
+            d.push_str(&format!(" Expected: {expected}."));
+        }
+        if let Some(received) = &failure.error.received {
+            d.push_str(&format!(" Received: {received}."));
+        }
+        d
+    });
+    let code = crate::error_codes::lookup(failure.error.code).map_or("internal_error", |c| c.code);
+    PageError {
+        detail,
+        ..PageError::new(status, code)
+    }
+}
+
+/// `POST /saml/{connection_id}/acs`: the identity provider's response.
+pub async fn acs(
+    services: web::Data<Services>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    if body.len() > ACS_BODY_LIMIT {
+        return Err(PageError::new(
+            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ));
+    }
+    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).map_err(|_| {
+        PageError::new(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "saml_response_malformed",
+        )
+    })?;
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let saml_response = field("SAMLResponse").unwrap_or_default();
+    let signed_in = services
+        .complete_saml_sign_in(&id, saml_response, field("RelayState"))
+        .await
+        .map_err(failure_page)?;
+    let identity = signed_in.identity;
+    let page = SamlResult {
+        layout: super::views::Layout::new("Signed in · Gatehouse"),
+        provider: signed_in.connection.provider.display_name(),
+        email: identity.email,
+        first_name: identity.first_name.unwrap_or_default(),
+        last_name: identity.last_name.unwrap_or_default(),
+        groups: identity.groups.join(", "),
+        name_id: identity.name_id.unwrap_or_default(),
+        attributes: identity
+            .attributes
+            .into_iter()
+            .map(|(n, v)| (n, v.join(", ")))
+            .collect(),
+    };
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(askama::Template::render(&page)?))
+}

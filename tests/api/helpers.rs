@@ -253,8 +253,8 @@ pub fn client() -> Client {
 }
 
 impl TestApp {
-    /// Another instance of Gatehouse on the same database, DNS and clock, as
-    /// when several instances run behind a load balancer.
+    /// Another instance of Gatehouse on the same database, DNS, clock and
+    /// public URL, as when several instances run behind a load balancer.
     pub async fn second_instance(&self) -> Instance {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
         let address = format!(
@@ -262,7 +262,6 @@ impl TestApp {
             listener.local_addr().expect("addr").port()
         );
         let mut config = self.config.clone();
-        config.public_url = url::Url::parse(&address).expect("url");
         config.bootstrap_api_key = None;
         let app = Application::build_with_listener(config, Arc::new(self.clock.clone()), listener)
             .await
@@ -527,4 +526,94 @@ pub async fn serve_http(ip: &str, routes: Vec<(&'static str, Answer)>) -> String
         }
     });
     base
+}
+
+/// The independent SAML identity provider of the tests: a Python tool built
+/// on signxml (`tests/saml/idp.py`) and an RSA key made by the openssl CLI.
+pub struct TestIdp {
+    pub key_pem: String,
+    pub cert_pem: String,
+}
+
+impl TestIdp {
+    /// One key pair per test process.
+    pub fn shared() -> &'static TestIdp {
+        static IDP: std::sync::OnceLock<TestIdp> = std::sync::OnceLock::new();
+        IDP.get_or_init(|| {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
+            let status = std::process::Command::new("openssl")
+                .args([
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-days",
+                    "30",
+                    "-subj",
+                    "/CN=test-idp.acme.test",
+                ])
+                .arg("-keyout")
+                .arg(&key)
+                .arg("-out")
+                .arg(&cert)
+                .stderr(std::process::Stdio::null())
+                .status()
+                .expect("the openssl command line is installed (./scripts/setup)");
+            assert!(status.success(), "openssl made a key");
+            TestIdp {
+                key_pem: std::fs::read_to_string(key).expect("key"),
+                cert_pem: std::fs::read_to_string(cert).expect("cert"),
+            }
+        })
+    }
+
+    /// The Python with signxml that `./scripts/test` installs.
+    fn python() -> String {
+        if let Ok(p) = std::env::var("GATEHOUSE_TEST_PYTHON") {
+            return p;
+        }
+        let p = format!("{}/target/pyenv/bin/python", env!("CARGO_MANIFEST_DIR"));
+        assert!(
+            std::path::Path::new(&p).exists(),
+            "the SAML tests need the Python signer: run ./scripts/test, which installs it into target/pyenv"
+        );
+        p
+    }
+
+    /// A SAMLResponse (base64) built and signed by the Python tool.
+    pub fn response(&self, params: &Value) -> String {
+        use std::io::Write;
+        let mut input = json!({ "key_pem": self.key_pem, "cert_pem": self.cert_pem });
+        if let (Some(base), Some(extra)) = (input.as_object_mut(), params.as_object()) {
+            for (k, v) in extra {
+                base.insert(k.clone(), v.clone());
+            }
+        }
+        let mut child = std::process::Command::new(Self::python())
+            .arg(format!("{}/tests/saml/idp.py", env!("CARGO_MANIFEST_DIR")))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run the Python signer");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.to_string().as_bytes())
+            .expect("write");
+        let out = child.wait_with_output().expect("signer ran");
+        assert!(
+            out.status.success(),
+            "signer failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let answer: Value = serde_json::from_slice(&out.stdout).expect("signer answers JSON");
+        answer["saml_response"]
+            .as_str()
+            .expect("saml_response")
+            .to_string()
+    }
 }

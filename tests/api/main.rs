@@ -17,3 +17,4 @@ mod health;
 mod organizations;
 mod portal;
 mod problems;
+mod saml;

@@ -1,0 +1,657 @@
+//! The assertion consumer service's validation: from a base64 SAMLResponse
+//! to a validated assertion, or a named error.
+//!
+//! Gatehouse makes every check itself, in this order:
+//! 1. Decode; refuse DOCTYPEs, malformed or truncated XML, comments and
+//!    processing instructions anywhere, and more than one assertion.
+//! 2. Refuse signature algorithms outside the allowlist (no SHA-1).
+//! 3. Verify signatures with libxmlsec1 against the configured certificates
+//!    only, and keep only the signed content (the rest is discarded).
+//! 4. On the signed assertion: issuer, audience, recipient, destination,
+//!    InResponseTo, time windows — each with its own code.
+//!
+//! Replay (assertion IDs) and RelayState belong to the caller, which has
+//! the store.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Duration, Utc};
+use roxmltree::{Document, Node, ParsingOptions};
+use samael::crypto::{
+    AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider, ReduceMode,
+};
+
+use super::certificates::Certificate;
+use super::config::IdpSettings;
+use super::sp::SpUrls;
+
+pub const PROTOCOL_NS: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
+pub const ASSERTION_NS: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
+pub const DSIG_NS: &str = "http://www.w3.org/2000/09/xmldsig#";
+const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
+
+/// How far clocks may disagree.
+pub const CLOCK_SKEW: Duration = Duration::minutes(2);
+/// The oldest IssueInstant accepted, whatever the assertion's own window.
+pub const MAX_AGE: Duration = Duration::hours(1);
+
+/// Signature algorithms accepted: SHA-256 or stronger.
+pub const ALLOWED_ALGORITHMS: &[AllowedSignatureAlgorithm] = &[
+    AllowedSignatureAlgorithm::RsaSha256,
+    AllowedSignatureAlgorithm::RsaSha384,
+    AllowedSignatureAlgorithm::RsaSha512,
+    AllowedSignatureAlgorithm::EcdsaSha256,
+    AllowedSignatureAlgorithm::EcdsaSha384,
+    AllowedSignatureAlgorithm::EcdsaSha512,
+];
+
+/// A failed validation: a code from the catalogue, what went wrong, and
+/// where it helps, what Gatehouse expected and what it received.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {detail}")]
+pub struct AcsError {
+    pub code: &'static str,
+    pub detail: String,
+    pub expected: Option<String>,
+    pub received: Option<String>,
+}
+
+impl AcsError {
+    pub fn new(code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            code,
+            detail: detail.into(),
+            expected: None,
+            received: None,
+        }
+    }
+
+    fn mismatch(
+        code: &'static str,
+        detail: impl Into<String>,
+        expected: &str,
+        received: Option<&str>,
+    ) -> Self {
+        Self {
+            expected: Some(expected.to_string()),
+            received: Some(received.unwrap_or("(nothing)").to_string()),
+            ..Self::new(code, detail)
+        }
+    }
+}
+
+fn malformed(detail: impl Into<String>) -> AcsError {
+    AcsError::new("saml_response_malformed", detail)
+}
+
+/// What the response must be an answer to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expectation {
+    /// An answer to our AuthnRequest with this ID.
+    Solicited { request_id: String },
+    /// IdP-initiated: no request, so no InResponseTo may be present.
+    Unsolicited,
+}
+
+/// What the ACS checks against.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings<'a> {
+    pub idp: &'a IdpSettings,
+    pub sp: &'a SpUrls,
+}
+
+/// The signed assertion, once every check passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidatedAssertion {
+    pub assertion_id: String,
+    pub issuer: String,
+    pub name_id: Option<String>,
+    pub name_id_format: Option<String>,
+    pub session_index: Option<String>,
+    /// Every attribute, in document order, with all its values.
+    pub attributes: Vec<(String, Vec<String>)>,
+    /// Until when the assertion could be replayed (for the replay cache).
+    pub valid_until: DateTime<Utc>,
+}
+
+fn is(node: &Node, ns: &str, name: &str) -> bool {
+    node.is_element() && node.tag_name().name() == name && node.tag_name().namespace() == Some(ns)
+}
+
+fn child<'a, 'i>(node: Node<'a, 'i>, ns: &str, name: &str) -> Option<Node<'a, 'i>> {
+    node.children().find(|c| is(c, ns, name))
+}
+
+fn text(node: Node) -> String {
+    node.descendants()
+        .filter(|n| n.is_text())
+        .filter_map(|n| n.text())
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+fn time(node: Node, attribute: &str) -> Result<Option<DateTime<Utc>>, AcsError> {
+    node.attribute(attribute)
+        .map(|v| {
+            DateTime::parse_from_rfc3339(v.trim())
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| malformed(format!("{attribute} “{v}” is not a valid time.")))
+        })
+        .transpose()
+}
+
+/// Decodes the form field: base64, with the line breaks some identity
+/// providers add.
+pub fn decode(saml_response: &str) -> Result<String, AcsError> {
+    let compact: String = saml_response
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    if compact.is_empty() {
+        return Err(malformed("The request carried no SAMLResponse."));
+    }
+    let bytes = STANDARD
+        .decode(compact)
+        .map_err(|_| malformed("The SAMLResponse is not valid base64."))?;
+    String::from_utf8(bytes).map_err(|_| malformed("The SAMLResponse is not UTF-8 XML."))
+}
+
+fn parse_strict(xml: &str) -> Result<Document<'_>, AcsError> {
+    let lower = xml.to_ascii_lowercase();
+    if lower.contains("<!doctype") || lower.contains("<!entity") {
+        return Err(malformed(
+            "The response contains a DOCTYPE or entity declaration, which Gatehouse never processes.",
+        ));
+    }
+    let options = ParsingOptions {
+        allow_dtd: false,
+        ..ParsingOptions::default()
+    };
+    let doc = Document::parse_with_options(xml, options)
+        .map_err(|e| malformed(format!("The response is not well-formed XML ({e}).")))?;
+    if doc.descendants().any(|n| n.is_comment() || n.is_pi()) {
+        return Err(malformed(
+            "The response contains XML comments or processing instructions; identity providers do not send them, and they can hide changes to signed values.",
+        ));
+    }
+    Ok(doc)
+}
+
+fn status_message(code: &str, sub: Option<&str>, message: Option<&str>) -> String {
+    let last = |s: &str| s.rsplit(':').next().unwrap_or(s).to_string();
+    let friendly = match sub.map(last).as_deref() {
+        Some("AuthnFailed") => "The identity provider could not authenticate the user.",
+        Some("RequestDenied") => "The identity provider refused the sign-in request.",
+        Some("NoPassive") => "The user is not signed in at the identity provider.",
+        Some("UnknownPrincipal") => "The identity provider does not know this user.",
+        Some("NoAuthnContext") => {
+            "The identity provider could not meet the requested authentication context."
+        }
+        _ => match last(code).as_str() {
+            "Requester" => {
+                "The identity provider rejected the request (for example, the user is not assigned to the application)."
+            }
+            "Responder" => "The identity provider failed to complete the sign-in.",
+            "VersionMismatch" => {
+                "The identity provider does not accept SAML 2.0 requests in this form."
+            }
+            _ => "The identity provider did not complete the sign-in.",
+        },
+    };
+    match message.filter(|m| !m.trim().is_empty()) {
+        Some(m) => format!(
+            "{friendly} It said: “{}”.",
+            m.trim().chars().take(300).collect::<String>()
+        ),
+        None => friendly.to_string(),
+    }
+}
+
+fn certificate_in(doc: &Document) -> Option<String> {
+    doc.descendants()
+        .find(|n| is(n, DSIG_NS, "X509Certificate"))
+        .and_then(|n| Certificate::from_base64(&text(n)).ok())
+        .map(|c| c.fingerprint_display())
+}
+
+/// Validates a SAMLResponse (base64, as posted) against the connection's
+/// settings. Pure apart from the signature check (libxmlsec1).
+pub fn validate(
+    saml_response: &str,
+    settings: Settings,
+    expectation: &Expectation,
+    now: DateTime<Utc>,
+) -> Result<ValidatedAssertion, AcsError> {
+    let xml = decode(saml_response)?;
+    let doc = parse_strict(&xml)?;
+    let response = doc.root_element();
+    if !is(&response, PROTOCOL_NS, "Response") {
+        return Err(malformed("The document is not a SAML 2.0 Response."));
+    }
+    let assertions = doc
+        .descendants()
+        .filter(|n| is(n, ASSERTION_NS, "Assertion") || is(n, ASSERTION_NS, "EncryptedAssertion"))
+        .count();
+    if assertions != 1 {
+        return Err(AcsError::new(
+            "saml_assertion_count_invalid",
+            format!("The response holds {assertions} assertions; exactly one is accepted."),
+        ));
+    }
+    if doc
+        .descendants()
+        .any(|n| is(&n, ASSERTION_NS, "EncryptedAssertion"))
+    {
+        return Err(AcsError::new(
+            "saml_assertion_encrypted",
+            "The assertion is encrypted, and assertion encryption is not set up for this connection.",
+        ));
+    }
+
+    // The status may come unsigned (identity providers often do not sign
+    // errors); a failure is reported, never acted on.
+    let status = child(response, PROTOCOL_NS, "Status");
+    let code_node = status.and_then(|s| child(s, PROTOCOL_NS, "StatusCode"));
+    let code = code_node
+        .and_then(|c| c.attribute("Value"))
+        .unwrap_or_default();
+    if code != SUCCESS {
+        let sub = code_node
+            .and_then(|c| child(c, PROTOCOL_NS, "StatusCode"))
+            .and_then(|c| c.attribute("Value"));
+        let message = status
+            .and_then(|s| child(s, PROTOCOL_NS, "StatusMessage"))
+            .map(text);
+        return Err(AcsError {
+            received: Some(code.to_string()),
+            ..AcsError::new(
+                "saml_status_not_success",
+                status_message(code, sub, message.as_deref()),
+            )
+        });
+    }
+
+    // Algorithms, before any cryptography.
+    for method in doc
+        .descendants()
+        .filter(|n| is(n, DSIG_NS, "SignatureMethod") || is(n, DSIG_NS, "DigestMethod"))
+    {
+        let algorithm = method.attribute("Algorithm").unwrap_or_default();
+        let allowed = ALLOWED_ALGORITHMS
+            .iter()
+            .any(|a| a.signature_uri() == algorithm || a.digest_uri() == algorithm);
+        if !allowed {
+            return Err(AcsError {
+                received: Some(algorithm.to_string()),
+                expected: Some("RSA or ECDSA with SHA-256, SHA-384 or SHA-512".into()),
+                ..AcsError::new(
+                    "saml_signature_algorithm_not_allowed",
+                    "The response is signed with an algorithm Gatehouse does not accept (SHA-1 is too weak).",
+                )
+            });
+        }
+    }
+    if !doc.descendants().any(|n| is(&n, DSIG_NS, "Signature")) {
+        return Err(AcsError::new(
+            "saml_signature_missing",
+            "Neither the response nor its assertion is signed.",
+        ));
+    }
+
+    // Signatures, against the configured certificates only; then only the
+    // signed content is used.
+    let certs: Vec<CertificateDer> = settings
+        .idp
+        .certificates
+        .iter()
+        .map(|c| CertificateDer::from(c.der_bytes()))
+        .collect();
+    let expected_fps = settings
+        .idp
+        .certificates
+        .iter()
+        .map(Certificate::fingerprint_display)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let reduced = Crypto::reduce_xml_to_signed_with_allowed_algorithms(
+        &xml,
+        &certs,
+        ReduceMode::ValidateAndMarkNoAncestors,
+        Some(ALLOWED_ALGORITHMS),
+    )
+    .map_err(|_| AcsError {
+        expected: Some(expected_fps.clone()),
+        received: Some(certificate_in(&doc).unwrap_or_else(|| "(no certificate in the response)".into())),
+        ..AcsError::new("saml_signature_invalid", "The signature does not verify with the identity provider's signing certificate, or the signed content was changed.")
+    })?;
+    let signed = Document::parse_with_options(
+        &reduced,
+        ParsingOptions {
+            allow_dtd: false,
+            ..ParsingOptions::default()
+        },
+    )
+    .map_err(|_| malformed("The signed part of the response could not be read."))?;
+    let signed_root = signed.root_element();
+    let response_signed = is(&signed_root, PROTOCOL_NS, "Response");
+    let assertion = signed
+        .descendants()
+        .find(|n| is(n, ASSERTION_NS, "Assertion"))
+        .ok_or_else(|| {
+            AcsError::new(
+                "saml_signature_invalid",
+                "The signature does not cover the assertion.",
+            )
+        })?;
+
+    // The wrapper: from the signed copy when the response is signed.
+    let wrapper = if response_signed {
+        signed_root
+    } else {
+        response
+    };
+    if let Some(destination) = wrapper.attribute("Destination")
+        && destination != settings.sp.acs_url
+    {
+        return Err(AcsError::mismatch(
+            "saml_destination_mismatch",
+            "The response was sent to another address than this connection's ACS URL.",
+            &settings.sp.acs_url,
+            Some(destination),
+        ));
+    }
+    if response_signed && wrapper.attribute("Destination").is_none() {
+        return Err(AcsError::mismatch(
+            "saml_destination_mismatch",
+            "A signed response must name its Destination.",
+            &settings.sp.acs_url,
+            None,
+        ));
+    }
+    check_in_response_to(wrapper.attribute("InResponseTo"), expectation)?;
+    if let Some(issuer) = child(wrapper, ASSERTION_NS, "Issuer").map(text)
+        && issuer != settings.idp.entity_id
+    {
+        return Err(AcsError::mismatch(
+            "saml_issuer_mismatch",
+            "The response comes from another identity provider than the one configured.",
+            &settings.idp.entity_id,
+            Some(&issuer),
+        ));
+    }
+    check_issue_instant(time(wrapper, "IssueInstant")?, now)?;
+
+    // The assertion.
+    let assertion_id = assertion
+        .attribute("ID")
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| malformed("The assertion has no ID."))?
+        .to_string();
+    let issuer = child(assertion, ASSERTION_NS, "Issuer").map(text);
+    if issuer.as_deref() != Some(settings.idp.entity_id.as_str()) {
+        return Err(AcsError::mismatch(
+            "saml_issuer_mismatch",
+            "The assertion comes from another identity provider than the one configured.",
+            &settings.idp.entity_id,
+            issuer.as_deref(),
+        ));
+    }
+    check_issue_instant(time(assertion, "IssueInstant")?, now)?;
+
+    let subject = child(assertion, ASSERTION_NS, "Subject")
+        .ok_or_else(|| malformed("The assertion has no Subject."))?;
+    let name_id_node = child(subject, ASSERTION_NS, "NameID");
+    let mut valid_until: Option<DateTime<Utc>> = None;
+    let mut confirmation_error = AcsError::new(
+        "saml_subject_confirmation_invalid",
+        "The assertion has no bearer subject confirmation.",
+    );
+    let mut confirmed = false;
+    for confirmation in subject
+        .children()
+        .filter(|c| is(c, ASSERTION_NS, "SubjectConfirmation"))
+    {
+        if confirmation.attribute("Method") != Some(BEARER) {
+            continue;
+        }
+        let Some(data) = child(confirmation, ASSERTION_NS, "SubjectConfirmationData") else {
+            continue;
+        };
+        match check_confirmation(data, settings, expectation, now) {
+            Ok(until) => {
+                confirmed = true;
+                valid_until = Some(until);
+                break;
+            }
+            Err(e) => confirmation_error = e,
+        }
+    }
+    if !confirmed {
+        return Err(confirmation_error);
+    }
+
+    let conditions = child(assertion, ASSERTION_NS, "Conditions").ok_or_else(|| {
+        AcsError::mismatch(
+            "saml_audience_mismatch",
+            "The assertion has no Conditions, so it is not restricted to this connection.",
+            &settings.sp.entity_id,
+            None,
+        )
+    })?;
+    if let Some(not_before) = time(conditions, "NotBefore")?
+        && now + CLOCK_SKEW < not_before
+    {
+        return Err(AcsError::mismatch(
+            "saml_response_not_yet_valid",
+            "The assertion is not valid yet; check the identity provider's clock.",
+            &format!("after {}", not_before.to_rfc3339()),
+            Some(&now.to_rfc3339()),
+        ));
+    }
+    if let Some(not_on_or_after) = time(conditions, "NotOnOrAfter")? {
+        if now - CLOCK_SKEW >= not_on_or_after {
+            return Err(AcsError::mismatch(
+                "saml_response_expired",
+                "The assertion has expired.",
+                &format!("before {}", not_on_or_after.to_rfc3339()),
+                Some(&now.to_rfc3339()),
+            ));
+        }
+        valid_until = Some(valid_until.map_or(not_on_or_after, |v| v.max(not_on_or_after)));
+    }
+    let restrictions: Vec<Node> = conditions
+        .children()
+        .filter(|c| is(c, ASSERTION_NS, "AudienceRestriction"))
+        .collect();
+    if restrictions.is_empty() {
+        return Err(AcsError::mismatch(
+            "saml_audience_mismatch",
+            "The assertion has no AudienceRestriction, so it is not restricted to this connection.",
+            &settings.sp.entity_id,
+            None,
+        ));
+    }
+    for restriction in restrictions {
+        let audiences: Vec<String> = restriction
+            .children()
+            .filter(|c| is(c, ASSERTION_NS, "Audience"))
+            .map(text)
+            .collect();
+        if !audiences.iter().any(|a| a == &settings.sp.entity_id) {
+            return Err(AcsError::mismatch(
+                "saml_audience_mismatch",
+                "The assertion is meant for another service provider (its Audience is not this connection's entity ID).",
+                &settings.sp.entity_id,
+                Some(&audiences.join(", ")),
+            ));
+        }
+    }
+
+    let session_index = child(assertion, ASSERTION_NS, "AuthnStatement")
+        .and_then(|a| a.attribute("SessionIndex"))
+        .map(str::to_string);
+    let mut attributes: Vec<(String, Vec<String>)> = Vec::new();
+    for statement in assertion
+        .children()
+        .filter(|c| is(c, ASSERTION_NS, "AttributeStatement"))
+    {
+        for attribute in statement
+            .children()
+            .filter(|c| is(c, ASSERTION_NS, "Attribute"))
+        {
+            let Some(name) = attribute.attribute("Name") else {
+                continue;
+            };
+            let values: Vec<String> = attribute
+                .children()
+                .filter(|c| is(c, ASSERTION_NS, "AttributeValue"))
+                .map(text)
+                .collect();
+            match attributes.iter_mut().find(|(n, _)| n == name) {
+                Some((_, existing)) => existing.extend(values),
+                None => attributes.push((name.to_string(), values)),
+            }
+        }
+    }
+
+    Ok(ValidatedAssertion {
+        assertion_id,
+        issuer: settings.idp.entity_id.clone(),
+        name_id: name_id_node.map(text).filter(|v| !v.is_empty()),
+        name_id_format: name_id_node
+            .and_then(|n| n.attribute("Format"))
+            .map(str::to_string),
+        session_index,
+        attributes,
+        valid_until: valid_until.unwrap_or(now + Duration::minutes(5)),
+    })
+}
+
+fn check_in_response_to(value: Option<&str>, expectation: &Expectation) -> Result<(), AcsError> {
+    match (expectation, value) {
+        (Expectation::Solicited { request_id }, Some(v)) if v == request_id => Ok(()),
+        (Expectation::Solicited { request_id }, received) => Err(AcsError::mismatch(
+            "saml_in_response_to_invalid",
+            "The response answers another sign-in request than the one this browser started.",
+            request_id,
+            received,
+        )),
+        (Expectation::Unsolicited, None) => Ok(()),
+        (Expectation::Unsolicited, Some(v)) => Err(AcsError::mismatch(
+            "saml_in_response_to_invalid",
+            "The response claims to answer a sign-in request Gatehouse has no record of.",
+            "(none: identity-provider-initiated)",
+            Some(v),
+        )),
+    }
+}
+
+fn check_issue_instant(instant: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<(), AcsError> {
+    let Some(instant) = instant else {
+        return Err(malformed("IssueInstant is missing."));
+    };
+    if instant > now + CLOCK_SKEW {
+        return Err(AcsError::mismatch(
+            "saml_issue_instant_invalid",
+            "The response claims to be issued in the future; check the identity provider's clock.",
+            &format!("before {}", (now + CLOCK_SKEW).to_rfc3339()),
+            Some(&instant.to_rfc3339()),
+        ));
+    }
+    if instant < now - MAX_AGE {
+        return Err(AcsError::mismatch(
+            "saml_response_expired",
+            "The response was issued too long ago.",
+            &format!("after {}", (now - MAX_AGE).to_rfc3339()),
+            Some(&instant.to_rfc3339()),
+        ));
+    }
+    Ok(())
+}
+
+fn check_confirmation(
+    data: Node,
+    settings: Settings,
+    expectation: &Expectation,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, AcsError> {
+    let recipient = data.attribute("Recipient");
+    if recipient != Some(settings.sp.acs_url.as_str()) {
+        return Err(AcsError::mismatch(
+            "saml_recipient_mismatch",
+            "The assertion's Recipient is not this connection's ACS URL.",
+            &settings.sp.acs_url,
+            recipient,
+        ));
+    }
+    check_in_response_to(data.attribute("InResponseTo"), expectation)?;
+    if let Some(not_before) = time(data, "NotBefore")?
+        && now + CLOCK_SKEW < not_before
+    {
+        return Err(AcsError::mismatch(
+            "saml_response_not_yet_valid",
+            "The assertion is not valid yet; check the identity provider's clock.",
+            &format!("after {}", not_before.to_rfc3339()),
+            Some(&now.to_rfc3339()),
+        ));
+    }
+    let Some(not_on_or_after) = time(data, "NotOnOrAfter")? else {
+        return Err(malformed("The subject confirmation has no NotOnOrAfter."));
+    };
+    if now - CLOCK_SKEW >= not_on_or_after {
+        return Err(AcsError::mismatch(
+            "saml_response_expired",
+            "The assertion has expired.",
+            &format!("before {}", not_on_or_after.to_rfc3339()),
+            Some(&now.to_rfc3339()),
+        ));
+    }
+    Ok(not_on_or_after)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_with_line_breaks_decodes() {
+        let encoded = STANDARD.encode("<x/>");
+        let wrapped = format!("{}\r\n{}", &encoded[..2], &encoded[2..]);
+        assert_eq!(decode(&wrapped).expect("decodes"), "<x/>");
+        assert_eq!(
+            decode("%%%").expect_err("junk").code,
+            "saml_response_malformed"
+        );
+    }
+
+    #[test]
+    fn doctypes_comments_and_truncation_are_refused_before_anything_else() {
+        for xml in [
+            "<!DOCTYPE r [<!ENTITY a \"b\">]><r/>",
+            "<r><!-- hidden --></r>",
+            "<r><?pi x?></r>",
+            "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\"><saml:Assert",
+        ] {
+            assert_eq!(
+                parse_strict(xml).expect_err(xml).code,
+                "saml_response_malformed",
+                "{xml}"
+            );
+        }
+    }
+
+    #[test]
+    fn status_failures_are_explained() {
+        let m = status_message(
+            "urn:oasis:names:tc:SAML:2.0:status:Requester",
+            Some("urn:oasis:names:tc:SAML:2.0:status:RequestDenied"),
+            Some("User not assigned"),
+        );
+        assert!(
+            m.contains("refused") && m.contains("User not assigned"),
+            "{m}"
+        );
+    }
+}

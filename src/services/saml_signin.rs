@@ -1,0 +1,332 @@
+//! The SAML half of sign-in: an AuthnRequest out (with a RelayState kept
+//! server-side), and the response in at the ACS, validated down to an
+//! identity of the connection's organization, or a named error.
+
+use chrono::Duration;
+use serde_json::json;
+
+use super::connections::saml_config;
+use super::{ServiceError, ServiceResult, Services};
+use crate::crypto;
+use crate::domain::connections::{Connection, Protocol, State};
+use crate::domain::domains::{self, Purpose, Status};
+use crate::ids::Kind;
+use crate::saml::acs::{self, AcsError, CLOCK_SKEW, Expectation, Settings};
+use crate::saml::config::SamlConfig;
+use crate::saml::identity::{self, Identity};
+use crate::saml::{authn_request, sp};
+use crate::store::saml::SamlFlow;
+
+/// How long the identity provider has to answer a request.
+pub const FLOW_LIFETIME: Duration = Duration::minutes(10);
+const RELAY_STATE_PREFIX: &str = "ghr_";
+
+/// Why a sign-in is being started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowPurpose {
+    /// An admin's test sign-in, on the connection's current settings.
+    Test,
+    /// A live sign-in, on the settings that are active.
+    SignIn,
+}
+
+impl FlowPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowPurpose::Test => "test",
+            FlowPurpose::SignIn => "sign_in",
+        }
+    }
+}
+
+/// A completed SAML sign-in.
+#[derive(Debug, Clone)]
+pub struct SamlSignIn {
+    pub connection: Connection,
+    pub identity: Identity,
+    /// The flow it completes; `None` for identity-provider-initiated.
+    pub flow: Option<SamlFlow>,
+}
+
+/// A failed one: the error, and whether an admin's test asked (who may see
+/// the details) or an end user.
+#[derive(Debug, Clone)]
+pub struct SamlFailure {
+    pub error: AcsError,
+    pub purpose: Option<String>,
+    pub connection_id: Option<String>,
+}
+
+fn fail(error: AcsError) -> SamlFailure {
+    SamlFailure {
+        error,
+        purpose: None,
+        connection_id: None,
+    }
+}
+
+impl Services {
+    /// Starts a sign-in: stores the request and answers the URL that sends
+    /// the browser to the identity provider.
+    pub async fn start_saml_sign_in(
+        &self,
+        connection_id: &str,
+        purpose: FlowPurpose,
+        context: serde_json::Value,
+    ) -> ServiceResult<String> {
+        let connection = self.get_connection(connection_id).await?;
+        if connection.protocol() != Protocol::Saml {
+            return Err(ServiceError::not_found(Kind::Connection, connection_id));
+        }
+        let config = match purpose {
+            FlowPurpose::Test => saml_config(&connection),
+            FlowPurpose::SignIn => live_config(&connection).map_err(|e| ServiceError::Refused {
+                code: e.code,
+                message: e.detail,
+            })?,
+        };
+        let complete = config.is_complete();
+        let Some(idp) = config.idp.filter(|_| complete) else {
+            return Err(ServiceError::Refused {
+                code: "connection_incomplete",
+                message: "The identity provider's settings are not complete yet.".into(),
+            });
+        };
+        let now = self.clock.now();
+        let relay_state = crypto::random_token(RELAY_STATE_PREFIX);
+        let flow = SamlFlow {
+            id: authn_request::new_request_id(),
+            connection_id: connection.id.clone(),
+            purpose: purpose.as_str().into(),
+            context:
+                json!({ "config_version": connection.lifecycle.config_version, "data": context })
+                    .to_string(),
+            created_at: now,
+            expires_at: now + FLOW_LIFETIME,
+            used_at: None,
+        };
+        self.store
+            .insert_saml_flow(&flow, &crypto::token_hash(&relay_state))
+            .await?;
+        let urls = sp::urls(&self.config.public_origin(), &connection.id);
+        let request = authn_request::xml(&flow.id, now, &idp.sso_url, &urls);
+        authn_request::redirect_url(&idp.sso_url, &request, &relay_state)
+            .map_err(ServiceError::Unexpected)
+    }
+
+    /// Validates a response posted to the ACS of `connection_id`.
+    pub async fn complete_saml_sign_in(
+        &self,
+        connection_id: &str,
+        saml_response: &str,
+        relay_state: Option<&str>,
+    ) -> Result<SamlSignIn, SamlFailure> {
+        let unexpected = |e: ServiceError| fail(AcsError::new("internal_error", e.to_string()));
+        let connection = match self.get_connection(connection_id).await {
+            Ok(c) if c.protocol() == Protocol::Saml => c,
+            Ok(_) | Err(ServiceError::NotFound { .. }) => {
+                return Err(fail(AcsError::new(
+                    "saml_connection_unknown",
+                    "No SAML connection has the id in this ACS URL.",
+                )));
+            }
+            Err(e) => return Err(unexpected(e)),
+        };
+        let now = self.clock.now();
+
+        // RelayState: ours, for this connection, unused and fresh; or absent
+        // for identity-provider-initiated sign-in where allowed.
+        let relay_state = relay_state.map(str::trim).filter(|r| !r.is_empty());
+        let flow = match relay_state {
+            Some(relay) => {
+                let flow = self
+                    .store
+                    .find_saml_flow(&crypto::token_hash(relay))
+                    .await
+                    .map_err(|e| unexpected(e.into()))?
+                    .ok_or_else(|| {
+                        fail(AcsError::new(
+                            "saml_response_relaystate_invalid",
+                            "The RelayState was not issued by Gatehouse, or has been cut off.",
+                        ))
+                    })?;
+                if flow.connection_id != connection.id {
+                    return Err(fail(AcsError {
+                        expected: Some(flow.connection_id.clone()),
+                        received: Some(connection.id.clone()),
+                        ..AcsError::new(
+                            "saml_connection_mismatch",
+                            "The response was posted to another connection's ACS than the one the sign-in started with.",
+                        )
+                    }));
+                }
+                Some(flow)
+            }
+            None if connection.allow_idp_initiated => None,
+            None => {
+                return Err(fail(AcsError::new(
+                    "saml_response_relaystate_missing",
+                    "The response carries no RelayState, so it cannot be matched to a sign-in started here. Start the sign-in from the application; signing in from the identity provider's dashboard is not enabled for this connection.",
+                )));
+            }
+        };
+        let purpose = flow.as_ref().map(|f| f.purpose.clone());
+        let with_context = |error: AcsError| SamlFailure {
+            error,
+            purpose: purpose.clone(),
+            connection_id: Some(connection.id.clone()),
+        };
+        if let Some(flow) = &flow {
+            if flow.used_at.is_some() {
+                return Err(with_context(AcsError::new(
+                    "saml_in_response_to_invalid",
+                    "This sign-in was already completed; a response can be used once.",
+                )));
+            }
+            if now >= flow.expires_at {
+                return Err(with_context(AcsError::new(
+                    "saml_request_expired",
+                    "The sign-in took too long (over 10 minutes) and has expired. Start it again.",
+                )));
+            }
+        }
+
+        let config = match purpose.as_deref() {
+            Some("test") => saml_config(&connection),
+            _ => live_config(&connection).map_err(&with_context)?,
+        };
+        let Some(idp) = config.idp.clone() else {
+            return Err(with_context(AcsError::new(
+                "connection_incomplete",
+                "The identity provider's settings are not complete.",
+            )));
+        };
+        let urls = sp::urls(&self.config.public_origin(), &connection.id);
+        let expectation = match &flow {
+            Some(f) => Expectation::Solicited {
+                request_id: f.id.clone(),
+            },
+            None => Expectation::Unsolicited,
+        };
+        // Signature checking is CPU work in a C library: off the async workers.
+        let response = saml_response.to_string();
+        let validated = tokio::task::spawn_blocking(move || {
+            acs::validate(
+                &response,
+                Settings {
+                    idp: &idp,
+                    sp: &urls,
+                },
+                &expectation,
+                now,
+            )
+        })
+        .await
+        .map_err(|e| unexpected(ServiceError::Unexpected(e.into())))?
+        .map_err(&with_context)?;
+
+        // Replay: an assertion is accepted once, whichever instance sees it.
+        let fresh = self
+            .store
+            .remember_assertion(
+                &connection.id,
+                &validated.assertion_id,
+                validated.valid_until + CLOCK_SKEW,
+            )
+            .await
+            .map_err(|e| unexpected(e.into()))?;
+        if !fresh {
+            return Err(with_context(AcsError {
+                received: Some(validated.assertion_id.clone()),
+                ..AcsError::new(
+                    "saml_replayed_assertion",
+                    "This assertion was already used to sign in; each can be used once.",
+                )
+            }));
+        }
+        if let Some(flow) = &flow
+            && !self
+                .store
+                .consume_saml_flow(&flow.id, now)
+                .await
+                .map_err(|e| unexpected(e.into()))?
+        {
+            return Err(with_context(AcsError::new(
+                "saml_in_response_to_invalid",
+                "This sign-in was already completed; a response can be used once.",
+            )));
+        }
+
+        let identity =
+            identity::map(&validated, &config.attribute_mapping).map_err(&with_context)?;
+        self.check_email_domain(&connection, &identity.email)
+            .await
+            .map_err(|e| match e {
+                Ok(error) => with_context(error),
+                Err(e) => unexpected(e),
+            })?;
+        Ok(SamlSignIn {
+            connection,
+            identity,
+            flow,
+        })
+    }
+
+    /// The email's domain must be a verified SSO domain of the connection's
+    /// organization (or under one, where subdomains are allowed).
+    async fn check_email_domain(
+        &self,
+        connection: &Connection,
+        email: &str,
+    ) -> Result<(), Result<AcsError, ServiceError>> {
+        let domains = self
+            .store
+            .list_domains(&connection.organization_id)
+            .await
+            .map_err(|e| Err(e.into()))?;
+        let sso: Vec<&str> = domains
+            .iter()
+            .filter(|d| d.status == Status::Verified && d.purpose == Purpose::Sso)
+            .map(|d| d.domain.as_str())
+            .collect();
+        let email_domain = domains::email_domain(email).unwrap_or_default();
+        if sso
+            .iter()
+            .any(|d| domains::domain_matches(&email_domain, d, connection.allow_subdomains))
+        {
+            return Ok(());
+        }
+        Err(Ok(AcsError {
+            expected: Some(if sso.is_empty() {
+                "(no verified SSO domain)".into()
+            } else {
+                sso.join(", ")
+            }),
+            received: Some(email_domain),
+            ..AcsError::new(
+                "saml_email_address_domain_mismatch",
+                "The user's email address is not at a verified domain of this organization.",
+            )
+        }))
+    }
+}
+
+/// The settings sign-ins use: the live version of an active connection.
+fn live_config(connection: &Connection) -> Result<SamlConfig, AcsError> {
+    if connection.state() != State::Active {
+        return Err(AcsError::new(
+            "connection_inactive",
+            "Single sign-on through this connection is not active.",
+        ));
+    }
+    connection
+        .live_config
+        .clone()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .ok_or_else(|| {
+            AcsError::new(
+                "connection_inactive",
+                "The connection has no live settings.",
+            )
+        })
+}
