@@ -162,6 +162,8 @@ pub struct Config {
     pub extra_blocked_domains: Vec<String>,
     /// Taken off that list.
     pub unblocked_domains: Vec<String>,
+    /// How often SAML metadata URLs are fetched again.
+    pub metadata_refresh_interval: Duration,
     /// Whether this process runs the background jobs (domain re-checks).
     /// Always on for `serve`; tests turn it off to drive jobs themselves.
     pub run_background_jobs: bool,
@@ -188,10 +190,11 @@ enum Setting {
     DomainRecheckGiveUp,
     ExtraBlockedDomains,
     UnblockedDomains,
+    MetadataRefreshInterval,
 }
 
 impl Setting {
-    const ALL: [Setting; 18] = [
+    const ALL: [Setting; 19] = [
         Setting::DatabaseUrl,
         Setting::Bind,
         Setting::PublicUrl,
@@ -210,6 +213,7 @@ impl Setting {
         Setting::DomainRecheckGiveUp,
         Setting::ExtraBlockedDomains,
         Setting::UnblockedDomains,
+        Setting::MetadataRefreshInterval,
     ];
 
     fn name(self) -> &'static str {
@@ -232,6 +236,7 @@ impl Setting {
             Setting::DomainRecheckGiveUp => "domain_recheck_give_up",
             Setting::ExtraBlockedDomains => "extra_blocked_domains",
             Setting::UnblockedDomains => "unblocked_domains",
+            Setting::MetadataRefreshInterval => "metadata_refresh_interval",
         }
     }
 
@@ -276,6 +281,7 @@ impl Config {
             domain_recheck_give_up: Duration::from_secs(7 * 24 * 3600),
             extra_blocked_domains: Vec::new(),
             unblocked_domains: Vec::new(),
+            metadata_refresh_interval: Duration::from_secs(12 * 3600),
             run_background_jobs: true,
         }
     }
@@ -402,6 +408,9 @@ impl Config {
                 }
                 Setting::UnblockedDomains => {
                     config.unblocked_domains = parse_domain_list(v).map_err(fail)?
+                }
+                Setting::MetadataRefreshInterval => {
+                    config.metadata_refresh_interval = parse_duration(v).map_err(fail)?
                 }
             }
         }

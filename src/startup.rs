@@ -109,7 +109,8 @@ impl Application {
 /// How often the background jobs look for due work.
 const JOB_TICK: Duration = Duration::from_secs(20);
 
-/// Background work: re-checking pending domains. Every instance runs it;
+/// Background work: re-checking pending domains, re-fetching SAML
+/// metadata, forgetting expired sign-in state. Every instance runs it;
 /// leases in the database keep two instances from doing the same domain.
 async fn background_jobs(services: Services) {
     let mut tick = tokio::time::interval(JOB_TICK);
@@ -120,6 +121,18 @@ async fn background_jobs(services: Services) {
             Ok(0) => {}
             Ok(n) => tracing::info!(checked = n, "re-checked pending domains"),
             Err(e) => tracing::warn!(error = %e, "domain re-check pass failed"),
+        }
+        match services.refresh_saml_metadata().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(refreshed = n, "re-fetched SAML metadata"),
+            Err(e) => tracing::warn!(error = %e, "metadata refresh pass failed"),
+        }
+        if let Err(e) = services
+            .store
+            .purge_expired_saml_state(services.clock.now())
+            .await
+        {
+            tracing::warn!(error = %e, "purging expired SAML state failed");
         }
     }
 }

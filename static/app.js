@@ -75,6 +75,16 @@
     });
   });
 
+  // <input type=file data-fill="#textarea">: put the chosen file's text in
+  // the textarea (without JavaScript, pasting works the same).
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (!input.matches || !input.matches("input[type=file][data-fill]") || !input.files[0]) return;
+    var target = document.querySelector(input.getAttribute("data-fill"));
+    if (!target) return;
+    input.files[0].text().then(function (text) { target.value = text; });
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     document.documentElement.classList.add("js");
     addSessionFields(document);

@@ -96,8 +96,18 @@ pub async fn get(
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct MappingBody {
+    email: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    groups: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PatchBody {
     saml: Option<SamlBody>,
+    attribute_mapping: Option<MappingBody>,
     oidc: Option<serde_json::Value>,
     allow_subdomains: Option<bool>,
     allow_idp_initiated: Option<bool>,
@@ -119,6 +129,14 @@ pub async fn update(
         .into());
     }
     let patch = ConnectionPatch {
+        attribute_mapping: b
+            .attribute_mapping
+            .map(|m| crate::saml::config::AttributeMapping {
+                email: m.email,
+                first_name: m.first_name,
+                last_name: m.last_name,
+                groups: m.groups,
+            }),
         allow_idp_initiated: b
             .allow_idp_initiated
             .or(b.saml.as_ref().and_then(|s| s.allow_idp_initiated)),

@@ -308,13 +308,6 @@ pub fn validate(
         .iter()
         .map(|c| CertificateDer::from(c.der_bytes()))
         .collect();
-    let expected_fps = settings
-        .idp
-        .certificates
-        .iter()
-        .map(Certificate::fingerprint_display)
-        .collect::<Vec<_>>()
-        .join(", ");
     let reduced = Crypto::reduce_xml_to_signed_with_allowed_algorithms(
         &xml,
         &certs,
@@ -322,7 +315,7 @@ pub fn validate(
         Some(ALLOWED_ALGORITHMS),
     )
     .map_err(|_| AcsError {
-        expected: Some(expected_fps.clone()),
+        expected: Some(settings.idp.certificates.iter().map(Certificate::fingerprint_display).collect::<Vec<_>>().join(", ")),
         received: Some(certificate_in(&doc).unwrap_or_else(|| "(no certificate in the response)".into())),
         ..AcsError::new("saml_signature_invalid", "The signature does not verify with the identity provider's signing certificate, or the signed content was changed.")
     })?;

@@ -3,6 +3,7 @@
 
 pub mod acs;
 pub mod authn_request;
+pub mod catalogue;
 pub mod certificates;
 pub mod config;
 pub mod identity;

@@ -8,7 +8,7 @@ use crate::domain::audit::{ChangeContext, NewEvent};
 use crate::domain::connections::{Connection, Lifecycle, Protocol, Provider, State};
 use crate::domain::domains::{Purpose, Status};
 use crate::ids::{self, Kind};
-use crate::saml::config::{Binding, IdpSettings, SamlConfig, Source};
+use crate::saml::config::{AttributeMapping, Binding, IdpSettings, SamlConfig, Source};
 use crate::saml::{SettingsError, certificates, metadata};
 use crate::store::StoreError;
 
@@ -49,6 +49,8 @@ pub struct NewConnection {
 #[derive(Debug, Clone, Default)]
 pub struct ConnectionPatch {
     pub saml: Option<SamlInput>,
+    /// Which attributes supply the identity; part of the settings version.
+    pub attribute_mapping: Option<AttributeMapping>,
     pub allow_subdomains: Option<bool>,
     pub allow_idp_initiated: Option<bool>,
 }
@@ -288,6 +290,31 @@ impl Services {
                 );
             }
         }
+        if let Some(mapping) = patch.attribute_mapping {
+            let clean = |v: Option<String>| {
+                v.map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty() && s.len() <= 512)
+            };
+            let mapping = AttributeMapping {
+                email: clean(mapping.email),
+                first_name: clean(mapping.first_name),
+                last_name: clean(mapping.last_name),
+                groups: clean(mapping.groups),
+            };
+            let mut config = saml_config(&c);
+            if config.attribute_mapping != mapping {
+                config.attribute_mapping = mapping;
+                c.config = serde_json::to_value(&config)
+                    .map_err(|e| ServiceError::Unexpected(e.into()))?;
+                if c.lifecycle.config_version == before.lifecycle.config_version {
+                    c.lifecycle = before.lifecycle.after_config_change();
+                }
+                changes.insert(
+                    "attribute_mapping".into(),
+                    json!({ "config_version": c.lifecycle.config_version }),
+                );
+            }
+        }
         if let Some(v) = patch.allow_subdomains
             && v != c.allow_subdomains
         {
@@ -308,6 +335,95 @@ impl Services {
         self.save(&c, before.lifecycle.config_version, ctx, e)
             .await?;
         Ok(c)
+    }
+
+    /// Re-fetches the metadata of connections configured by URL, so a
+    /// certificate rotated at the identity provider is picked up without an
+    /// admin. The refreshed data replaces the same source in the current and
+    /// the live settings alike (no new version: nothing was changed by
+    /// anyone). A failed fetch keeps the last good settings and records the
+    /// error. Answers how many connections this instance refreshed.
+    pub async fn refresh_saml_metadata(&self) -> ServiceResult<usize> {
+        let now = self.clock.now();
+        let next = now
+            + chrono::Duration::from_std(self.config.metadata_refresh_interval)
+                .unwrap_or(chrono::Duration::hours(12));
+        let mut refreshed = 0;
+        for c in self.store.list_saml_connections().await? {
+            let config = saml_config(&c);
+            let Some(url) = config
+                .metadata_url
+                .clone()
+                .filter(|_| config.source == Some(Source::MetadataUrl))
+            else {
+                continue;
+            };
+            if !self.store.claim_metadata_refresh(&c.id, now, next).await? {
+                continue;
+            }
+            refreshed += 1;
+            let input = SamlInput {
+                metadata_url: Some(url.clone()),
+                ..SamlInput::default()
+            };
+            let (fresh, error) = match self.resolve_saml(&input, &config).await {
+                Ok(fresh) => (Some(fresh), None),
+                Err(e) => (None, Some(e.to_string())),
+            };
+            let apply = |value: &serde_json::Value| -> serde_json::Value {
+                let mut old: SamlConfig = serde_json::from_value(value.clone()).unwrap_or_default();
+                if old.metadata_url.as_deref() != Some(url.as_str()) {
+                    return value.clone();
+                }
+                match &fresh {
+                    Some(f) => {
+                        old.idp = f.idp.clone();
+                        old.metadata_fetched_at = f.metadata_fetched_at;
+                        old.metadata_refresh_error = None;
+                    }
+                    None => old.metadata_refresh_error = error.clone(),
+                }
+                serde_json::to_value(&old).unwrap_or_else(|_| value.clone())
+            };
+            let updated = Connection {
+                config: apply(&c.config),
+                live_config: c.live_config.as_ref().map(apply),
+                updated_at: now,
+                ..c.clone()
+            };
+            if updated.config == c.config && updated.live_config == c.live_config {
+                continue;
+            }
+            let fingerprints = |v: &serde_json::Value| -> Vec<String> {
+                serde_json::from_value::<SamlConfig>(v.clone())
+                    .ok()
+                    .and_then(|s| s.idp)
+                    .map(|i| {
+                        i.certificates
+                            .into_iter()
+                            .map(|c| c.fingerprint_sha256)
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            let e = event(
+                &updated,
+                "connection.metadata_refreshed",
+                json!({ "ok": error.is_none(), "error": error, "certificates": fingerprints(&updated.config), "previous_certificates": fingerprints(&c.config) }),
+            );
+            if let Err(e) = self
+                .save(
+                    &updated,
+                    c.lifecycle.config_version,
+                    &ChangeContext::system(),
+                    e,
+                )
+                .await
+            {
+                tracing::warn!(connection_id = %c.id, error = %e, "metadata refresh not saved");
+            }
+        }
+        Ok(refreshed)
     }
 
     /// Makes a connection live. The host may skip the test requirement.

@@ -160,6 +160,35 @@ impl Store {
         rows.into_iter().map(Connection::try_from).collect()
     }
 
+    /// Claims a connection's metadata refresh: it is due when its
+    /// `refresh_lease_until` has passed, which is then moved to `next`.
+    /// Exactly one instance wins each round.
+    pub async fn claim_metadata_refresh(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+        next: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let won = write!(self, |p| sqlx::query(
+            "UPDATE connections SET refresh_lease_until = $3 WHERE id = $1 \
+             AND (refresh_lease_until IS NULL OR refresh_lease_until <= $2)"
+        )
+        .bind(id)
+        .bind(now)
+        .bind(next)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(won == 1)
+    }
+
+    /// Every SAML connection (for the metadata refresh job).
+    pub async fn list_saml_connections(&self) -> StoreResult<Vec<Connection>> {
+        let sql = format!("SELECT {COLUMNS} FROM connections WHERE protocol = 'saml' ORDER BY id");
+        let rows: Vec<Row> = read!(self, |p| sqlx::query_as(&sql).fetch_all(p).await)?;
+        rows.into_iter().map(Connection::try_from).collect()
+    }
+
     pub async fn has_active_connection(&self, organization_id: &str) -> StoreResult<bool> {
         let row: Option<(String,)> = read!(self, |p| sqlx::query_as(
             "SELECT id FROM connections WHERE organization_id = $1 AND state = 'active' LIMIT 1"

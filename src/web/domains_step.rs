@@ -8,36 +8,11 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 
 use super::error::PageError;
-use super::security_tab::{disabled, render_tab, wants_fragment};
+use super::security_tab::{Notice, disabled, render_tab, user_message, wants_fragment};
 use super::session::{AdminContext, AdminForm};
 use crate::domain::domains::{Domain, Purpose, Status};
 use crate::domain::wizard::Step;
-use crate::services::{ServiceError, Services};
-
-/// A message shown above the list after an action.
-#[derive(Debug, Clone)]
-pub struct Notice {
-    pub kind: &'static str,
-    pub text: String,
-}
-
-impl Notice {
-    fn success(text: String) -> Self {
-        Self {
-            kind: "success",
-            text,
-        }
-    }
-    fn info(text: String) -> Self {
-        Self { kind: "info", text }
-    }
-    fn error(text: String) -> Self {
-        Self {
-            kind: "error",
-            text,
-        }
-    }
-}
+use crate::services::Services;
 
 /// The add form, as the admin left it.
 #[derive(Debug, Clone)]
@@ -206,17 +181,6 @@ async fn after_change(
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location))
         .finish())
-}
-
-/// A refusal the admin can act on, shown in the page; anything else is an error page.
-fn user_message(e: ServiceError) -> Result<String, PageError> {
-    match e {
-        ServiceError::Refused { message, .. } | ServiceError::Conflict { message, .. } => {
-            Ok(message)
-        }
-        ServiceError::Invalid(v) => Ok(v.message),
-        other => Err(other.into()),
-    }
 }
 
 #[derive(serde::Deserialize)]

@@ -4,8 +4,10 @@
 use actix_web::web;
 
 pub mod assets;
+pub mod connection_step;
 pub mod domains_step;
 pub mod error;
+pub mod guides;
 pub mod middleware;
 pub mod pages;
 pub mod saml;
@@ -46,6 +48,26 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/security", web::get().to(security_tab::overview))
         .route("/security/sign-out", web::post().to(security_tab::sign_out))
         .route("/security/domains", web::post().to(domains_step::add))
+        .route(
+            "/security/connection",
+            web::post().to(connection_step::choose),
+        )
+        .route(
+            "/security/connection/{id}/idp",
+            web::post().to(connection_step::save_idp),
+        )
+        .route(
+            "/security/connection/{id}/options",
+            web::post().to(connection_step::save_options),
+        )
+        .route(
+            "/security/connection/{id}/mapping",
+            web::post().to(connection_step::save_mapping),
+        )
+        .route(
+            "/security/connection/{id}/delete",
+            web::post().to(connection_step::delete),
+        )
         .route(
             "/security/domains/{id}/verify",
             web::post().to(domains_step::verify),

@@ -18,6 +18,44 @@ use crate::domain::wizard::{self, Facts, Step};
 use crate::services::Services;
 use crate::services::access::{LinkError, OpenedSession};
 
+/// A message shown above a step's content after an action.
+#[derive(Debug, Clone)]
+pub struct Notice {
+    pub kind: &'static str,
+    pub text: String,
+}
+
+impl Notice {
+    pub fn success(text: String) -> Self {
+        Self {
+            kind: "success",
+            text,
+        }
+    }
+    pub fn info(text: String) -> Self {
+        Self { kind: "info", text }
+    }
+    pub fn error(text: String) -> Self {
+        Self {
+            kind: "error",
+            text,
+        }
+    }
+}
+
+/// A refusal the admin can act on, shown in the page; anything else
+/// becomes an error page.
+pub fn user_message(e: crate::services::ServiceError) -> Result<String, PageError> {
+    use crate::services::ServiceError;
+    match e {
+        ServiceError::Refused { message, .. } | ServiceError::Conflict { message, .. } => {
+            Ok(message)
+        }
+        ServiceError::Invalid(v) => Ok(v.message),
+        other => Err(other.into()),
+    }
+}
+
 /// The audit context of changes made in the tab.
 pub(super) fn change_context(ctx: &AdminContext) -> ChangeContext {
     ChangeContext::new(
@@ -77,10 +115,19 @@ pub(super) fn disabled(ctx: &AdminContext) -> Result<HttpResponse, PageError> {
 pub(super) async fn facts(services: &Services, ctx: &AdminContext) -> Result<Facts, PageError> {
     let domains = services.list_domains(&ctx.org.id).await?;
     let count = |status| domains.iter().filter(|d| d.status == status).count();
+    let connection = super::connection_step::current_connection(services, &ctx.org.id).await?;
+    let state = connection.as_ref().map(|c| c.state());
     Ok(Facts {
         verified_domains: count(DomainStatus::Verified),
         pending_domains: count(DomainStatus::Pending) + count(DomainStatus::Failed),
-        ..Facts::default()
+        has_connection: connection.is_some(),
+        connection_configured: connection
+            .as_ref()
+            .is_some_and(|c| crate::services::connections::saml_config(c).is_complete()),
+        test_passed: connection
+            .as_ref()
+            .is_some_and(|c| c.lifecycle.tested_version == Some(c.lifecycle.config_version)),
+        active: state == Some(crate::domain::connections::State::Active),
     })
 }
 
@@ -172,6 +219,17 @@ pub async fn step(
         .ok_or_else(|| PageError::not_found().with_frame_origin(ctx.frame_origin()))?;
     if step == Step::Domains {
         return super::domains_step::page(&req, &services, &ctx, None).await;
+    }
+    if step == Step::Connection {
+        return super::connection_step::page(
+            &req,
+            &services,
+            &ctx,
+            None,
+            super::connection_step::IdpForm::default(),
+            StatusCode::OK,
+        )
+        .await;
     }
     let content = StepPlaceholder {
         number: step.number(),

@@ -521,3 +521,92 @@ on_both!(connections_move_and_are_deleted_with_audit, |app| {
     assert!(acme_actions.contains(&"connection.activated".to_string()));
     assert!(acme_actions.contains(&"connection.created".to_string()));
 });
+
+on_both!(
+    metadata_urls_are_refetched_so_certificate_rotation_needs_no_admin,
+    |app| {
+        let org_id = org(&app, "Acme").await;
+        let served = std::sync::Arc::new(std::sync::Mutex::new(metadata_fixture(
+            "okta",
+            &[&test_cert("first", 900)],
+        )));
+        let base = serve_http(
+            "127.0.0.1",
+            vec![("/metadata", Answer::Shared(served.clone()))],
+        )
+        .await;
+        let res = create(
+            &app,
+            &org_id,
+            json!({ "provider": "okta", "saml": { "metadata_url": format!("{base}/metadata") } }),
+        )
+        .await;
+        let c: Value = res.json().await.expect("json");
+        verified_domain(&app, &org_id, "acme.test").await;
+        app.api_post(
+            &format!("/connections/{}/activate", id(&c)),
+            &json!({ "skip_test": true }),
+        )
+        .await;
+
+        // The identity provider rotates its certificate.
+        *served.lock().expect("lock") = metadata_fixture("okta", &[&test_cert("second", 900)]);
+        let second = app.second_instance().await;
+        app.clock.advance(chrono::Duration::hours(13));
+        let (a, b) = tokio::join!(
+            app.services.refresh_saml_metadata(),
+            second.services.refresh_saml_metadata()
+        );
+        assert_eq!(
+            a.expect("a") + b.expect("b"),
+            1,
+            "one instance refreshes each connection"
+        );
+        let after: Value = app
+            .api_get(&format!("/connections/{}", id(&c)))
+            .await
+            .json()
+            .await
+            .expect("json");
+        assert!(
+            after["idp"]["certificates"][0]["subject"]
+                .as_str()
+                .expect("subject")
+                .contains("second")
+        );
+        assert_eq!(after["state"], "active");
+        assert_eq!(
+            after["config_version"], c["config_version"],
+            "not a change by anyone"
+        );
+        assert_eq!(
+            after["live_config_version"], after["config_version"],
+            "the live settings carry the new certificate"
+        );
+        assert_eq!(
+            app.events("action=connection.metadata_refreshed")
+                .await
+                .len(),
+            1
+        );
+        assert_eq!(
+            app.services.refresh_saml_metadata().await.expect("pass"),
+            0,
+            "not due again yet"
+        );
+
+        // A broken fetch keeps the last good settings.
+        *served.lock().expect("lock") = "<html>maintenance</html>".into();
+        app.clock.advance(chrono::Duration::hours(13));
+        assert_eq!(app.services.refresh_saml_metadata().await.expect("pass"), 1);
+        let kept: Value = app
+            .api_get(&format!("/connections/{}", id(&c)))
+            .await
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(kept["idp"], after["idp"]);
+        let events = app.events("action=connection.metadata_refreshed").await;
+        assert_eq!(events[0]["data"]["ok"], false);
+    }
+);

@@ -469,6 +469,8 @@ pub fn metadata_fixture(name: &str, certs: &[&str]) -> String {
 #[derive(Clone)]
 pub enum Answer {
     Body(&'static str, String),
+    /// A body the test can change while the server runs.
+    Shared(Arc<std::sync::Mutex<String>>),
     Redirect(String),
     Status(u16),
 }
@@ -509,6 +511,13 @@ pub async fn serve_http(ip: &str, routes: Vec<(&'static str, Answer)>) -> String
                         "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                         body.len()
                     ),
+                    Some(Answer::Shared(body)) => {
+                        let body = body.lock().map(|b| b.clone()).unwrap_or_default();
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        )
+                    }
                     Some(Answer::Redirect(to)) => format!(
                         "HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
                     ),

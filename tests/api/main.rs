@@ -6,6 +6,7 @@ mod helpers;
 
 mod api_keys;
 mod cli;
+mod connection_page;
 mod connections;
 mod domains;
 mod domains_page;

@@ -1,0 +1,274 @@
+//! The Connection step of the Security tab.
+
+use serde_json::Value;
+
+use crate::helpers::{TestApp, meta, metadata_fixture, on_both, test_cert};
+
+async fn admin(app: &TestApp, name: &str) -> (reqwest::Client, String, String) {
+    let org = app.create_org(name, true).await;
+    let id = org["id"].as_str().expect("id").to_string();
+    let browser = app.admin_browser(&id).await;
+    let html = browser
+        .get(app.url("/security/connection"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    (browser, meta(&html, "gatehouse-csrf").expect("csrf"), id)
+}
+
+async fn post(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    browser
+        .post(app.url(path))
+        .header("origin", &app.address)
+        .form(fields)
+        .send()
+        .await
+        .expect("post")
+}
+
+async fn page(app: &TestApp, browser: &reqwest::Client) -> String {
+    browser
+        .get(app.url("/security/connection"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html")
+}
+
+async fn connection(app: &TestApp, org_id: &str) -> Value {
+    let body: Value = app
+        .api_get(&format!("/organizations/{org_id}/connections"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    body["data"][0].clone()
+}
+
+on_both!(
+    every_provider_in_the_catalogue_has_its_guide_with_our_values,
+    |app| {
+        let (browser, csrf, org_id) = admin(&app, "Acme").await;
+        let html = page(&app, &browser).await;
+        for entry in gatehouse::saml::catalogue::SAML {
+            assert!(
+                html.contains(&format!("value=\"{}\"", entry.provider.as_str())),
+                "{:?} offered",
+                entry.provider
+            );
+        }
+        for entry in gatehouse::saml::catalogue::SAML {
+            let res = post(
+                &app,
+                &browser,
+                "/security/connection",
+                &[("csrf_token", &csrf), ("provider", entry.provider.as_str())],
+            )
+            .await;
+            assert_eq!(res.status(), 303, "{:?}", entry.provider);
+            let html = page(&app, &browser).await;
+            let c = connection(&app, &org_id).await;
+            let acs = c["sp"]["acs_url"].as_str().expect("acs");
+            assert!(
+                html.contains("class=\"guide\""),
+                "{:?} guide",
+                entry.provider
+            );
+            assert!(
+                html.matches(acs).count() >= 2,
+                "{:?}: the ACS URL in the table and in the guide",
+                entry.provider
+            );
+            assert!(
+                html.contains(entry.attributes.email),
+                "{:?} attribute table",
+                entry.provider
+            );
+            assert!(html.contains("data-copy=\"#sp-acs\""));
+            let res = post(
+                &app,
+                &browser,
+                &format!(
+                    "/security/connection/{}/delete",
+                    c["id"].as_str().expect("id")
+                ),
+                &[("csrf_token", &csrf)],
+            )
+            .await;
+            assert_eq!(res.status(), 303);
+        }
+        let res = post(
+            &app,
+            &browser,
+            "/security/connection",
+            &[("csrf_token", &csrf), ("provider", "custom_oidc")],
+        )
+        .await;
+        assert_eq!(res.status(), 422);
+    }
+);
+
+on_both!(
+    metadata_saved_from_the_page_shows_what_was_understood,
+    |app| {
+        let (browser, csrf, org_id) = admin(&app, "Acme").await;
+        post(
+            &app,
+            &browser,
+            "/security/connection",
+            &[("csrf_token", &csrf), ("provider", "okta")],
+        )
+        .await;
+        let id = connection(&app, &org_id).await["id"]
+            .as_str()
+            .expect("id")
+            .to_string();
+        let xml = metadata_fixture("okta", &[&test_cert("okta-signing", 20)]);
+        let res = post(
+            &app,
+            &browser,
+            &format!("/security/connection/{id}/idp"),
+            &[
+                ("csrf_token", &csrf),
+                ("method", "xml"),
+                ("metadata_xml", &xml),
+            ],
+        )
+        .await;
+        assert_eq!(res.status(), 303);
+        let html = page(&app, &browser).await;
+        assert!(html.contains("http://www.okta.com/exk1fixture0000000"));
+        assert!(html.contains("okta-signing"), "the certificate's subject");
+        assert!(
+            html.contains("cert-warning") && html.contains("soon"),
+            "expiry under 30 days is flagged"
+        );
+        assert!(html.contains("Configured"), "the stepper follows");
+
+        // A bad certificate: the error, what was typed, and the saved settings all stay.
+        let old = format!(
+            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----",
+            test_cert("old", -1)
+        );
+        let res = post(
+            &app,
+            &browser,
+            &format!("/security/connection/{id}/idp"),
+            &[
+                ("csrf_token", &csrf),
+                ("method", "manual"),
+                ("sso_url", "https://idp.acme.test/sso"),
+                ("entity_id", "https://idp.acme.test"),
+                ("certificate_pem", &old),
+            ],
+        )
+        .await;
+        assert_eq!(res.status(), 422);
+        let html = res.text().await.expect("html");
+        assert!(html.contains("expired on"));
+        assert!(
+            html.contains("value=\"https://idp.acme.test/sso\""),
+            "typed values kept"
+        );
+        assert!(
+            html.contains("http://www.okta.com/exk1fixture0000000"),
+            "the last good settings still shown"
+        );
+        assert_eq!(
+            connection(&app, &org_id).await["config_version"],
+            2,
+            "unchanged by the failure"
+        );
+    }
+);
+
+on_both!(options_and_attribute_names_are_saved_from_the_page, |app| {
+    let (browser, csrf, org_id) = admin(&app, "Acme").await;
+    post(
+        &app,
+        &browser,
+        "/security/connection",
+        &[("csrf_token", &csrf), ("provider", "entra_id")],
+    )
+    .await;
+    let id = connection(&app, &org_id).await["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    post(
+        &app,
+        &browser,
+        &format!("/security/connection/{id}/options"),
+        &[("csrf_token", &csrf), ("allow_subdomains", "on")],
+    )
+    .await;
+    let c = connection(&app, &org_id).await;
+    assert_eq!(c["allow_subdomains"], true);
+    assert_eq!(c["allow_idp_initiated"], false);
+    post(
+        &app,
+        &browser,
+        &format!("/security/connection/{id}/mapping"),
+        &[
+            ("csrf_token", &csrf),
+            ("email", "mail"),
+            ("first_name", ""),
+            ("last_name", ""),
+            ("groups", ""),
+        ],
+    )
+    .await;
+    let html = page(&app, &browser).await;
+    assert!(html.contains("id=\"map-email\" name=\"email\" type=\"text\" value=\"mail\""));
+    let events = app
+        .events(&format!(
+            "organization_id={org_id}&action=connection.updated"
+        ))
+        .await;
+    assert_eq!(events.len(), 2);
+});
+
+on_both!(
+    another_organizations_connection_cannot_be_touched_from_the_tab,
+    |app| {
+        let (acme_browser, acme_csrf, acme) = admin(&app, "Acme").await;
+        post(
+            &app,
+            &acme_browser,
+            "/security/connection",
+            &[("csrf_token", &acme_csrf), ("provider", "okta")],
+        )
+        .await;
+        let id = connection(&app, &acme).await["id"]
+            .as_str()
+            .expect("id")
+            .to_string();
+        let (browser, csrf, _) = admin(&app, "Globex").await;
+        for action in ["idp", "options", "mapping", "delete"] {
+            let res = post(
+                &app,
+                &browser,
+                &format!("/security/connection/{id}/{action}"),
+                &[
+                    ("csrf_token", &csrf),
+                    ("method", "url"),
+                    ("metadata_url", "https://x.example/m"),
+                ],
+            )
+            .await;
+            assert_eq!(res.status(), 404, "{action}");
+        }
+        assert!(!page(&app, &browser).await.contains(&id));
+        assert_eq!(connection(&app, &acme).await["id"], id.as_str());
+    }
+);
