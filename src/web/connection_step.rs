@@ -7,9 +7,7 @@ use askama::Template;
 
 use super::error::PageError;
 use super::guides;
-use super::security_tab::{
-    Notice, change_context, disabled, render_tab, user_message, wants_fragment,
-};
+use super::security_tab::{Notice, change_context, render_tab, user_message, wants_fragment};
 use super::session::{AdminContext, AdminForm};
 use crate::domain::connections::{Connection, Protocol, Provider, State};
 use crate::domain::wizard::Step;
@@ -279,10 +277,7 @@ pub async fn choose(
     services: web::Data<Services>,
     form: AdminForm<ChooseFields>,
 ) -> Result<HttpResponse, PageError> {
-    let ctx = form.ctx;
-    if !ctx.org.self_serve_sso {
-        return disabled(&ctx);
-    }
+    let ctx = form.ctx.require_self_serve()?;
     if let Some(existing) = current_connection(&services, &ctx.org.id).await? {
         let notice = Notice::info(format!(
             "This organization already has a {} connection; remove it first to choose another provider.",
@@ -366,10 +361,7 @@ pub async fn save_idp(
     id: web::Path<String>,
     form: AdminForm<IdpFields>,
 ) -> Result<HttpResponse, PageError> {
-    let ctx = form.ctx;
-    if !ctx.org.self_serve_sso {
-        return disabled(&ctx);
-    }
+    let ctx = form.ctx.require_self_serve()?;
     let c = org_connection(&services, &ctx, &id).await?;
     let f = form.data;
     let keep = |v: &Option<String>| {
@@ -444,10 +436,7 @@ pub async fn save_options(
     id: web::Path<String>,
     form: AdminForm<OptionFields>,
 ) -> Result<HttpResponse, PageError> {
-    let ctx = form.ctx;
-    if !ctx.org.self_serve_sso {
-        return disabled(&ctx);
-    }
+    let ctx = form.ctx.require_self_serve()?;
     let c = org_connection(&services, &ctx, &id).await?;
     let patch = ConnectionPatch {
         allow_subdomains: Some(form.data.allow_subdomains.is_some()),
@@ -479,10 +468,7 @@ pub async fn save_mapping(
     id: web::Path<String>,
     form: AdminForm<MappingFields>,
 ) -> Result<HttpResponse, PageError> {
-    let ctx = form.ctx;
-    if !ctx.org.self_serve_sso {
-        return disabled(&ctx);
-    }
+    let ctx = form.ctx.require_self_serve()?;
     let c = org_connection(&services, &ctx, &id).await?;
     let f = form.data;
     let patch = ConnectionPatch {
@@ -515,10 +501,7 @@ pub async fn delete(
     id: web::Path<String>,
     form: AdminForm<NoFields>,
 ) -> Result<HttpResponse, PageError> {
-    let ctx = form.ctx;
-    if !ctx.org.self_serve_sso {
-        return disabled(&ctx);
-    }
+    let ctx = form.ctx.require_self_serve()?;
     let c = org_connection(&services, &ctx, &id).await?;
     let notice = if c.state() == State::Active {
         Notice::error("Deactivate the connection before choosing another provider, so nobody loses their way in.".into())

@@ -8,7 +8,7 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 
 use super::error::PageError;
-use super::security_tab::{Notice, disabled, render_tab, user_message, wants_fragment};
+use super::security_tab::{Notice, render_tab, user_message, wants_fragment};
 use super::session::{AdminContext, AdminForm};
 use crate::domain::domains::{Domain, Purpose, Status};
 use crate::domain::wizard::Step;
@@ -195,10 +195,7 @@ pub async fn add(
     services: web::Data<Services>,
     form: AdminForm<AddFields>,
 ) -> Result<HttpResponse, PageError> {
-    let ctx = form.ctx;
-    if !ctx.org.self_serve_sso {
-        return disabled(&ctx);
-    }
+    let ctx = form.ctx.require_self_serve()?;
     let raw = form.data.domain.unwrap_or_default();
     let purpose = form
         .data
@@ -260,10 +257,7 @@ pub async fn verify(
     id: web::Path<String>,
     form: AdminForm<NoFields>,
 ) -> Result<HttpResponse, PageError> {
-    let ctx = form.ctx;
-    if !ctx.org.self_serve_sso {
-        return disabled(&ctx);
-    }
+    let ctx = form.ctx.require_self_serve()?;
     let domain = org_domain(&services, &ctx, &id).await?;
     let notice = match services
         .verify_domain(&super::security_tab::change_context(&ctx), domain.clone())
@@ -289,10 +283,7 @@ pub async fn remove(
     id: web::Path<String>,
     form: AdminForm<NoFields>,
 ) -> Result<HttpResponse, PageError> {
-    let ctx = form.ctx;
-    if !ctx.org.self_serve_sso {
-        return disabled(&ctx);
-    }
+    let ctx = form.ctx.require_self_serve()?;
     let domain = org_domain(&services, &ctx, &id).await?;
     let notice = match services
         .remove_domain(&super::security_tab::change_context(&ctx), &domain)
@@ -316,10 +307,7 @@ pub async fn set_purpose(
     id: web::Path<String>,
     form: AdminForm<PurposeFields>,
 ) -> Result<HttpResponse, PageError> {
-    let ctx = form.ctx;
-    if !ctx.org.self_serve_sso {
-        return disabled(&ctx);
-    }
+    let ctx = form.ctx.require_self_serve()?;
     let domain = org_domain(&services, &ctx, &id).await?;
     let Some(purpose) = form.data.purpose.as_deref().and_then(Purpose::parse) else {
         let notice = Notice::error("Choose single sign-on or verified only.".to_string());

@@ -61,6 +61,17 @@ impl AdminContext {
         self.session.mode == SessionMode::Embed
     }
 
+    /// Refuses changes when the host has not enabled self-service SSO for
+    /// the organization (the pages show why; changes get this error).
+    pub fn require_self_serve(self) -> Result<Self, PageError> {
+        if self.org.self_serve_sso {
+            Ok(self)
+        } else {
+            Err(PageError::new(StatusCode::FORBIDDEN, "self_serve_disabled")
+                .with_frame_origin(self.frame_origin()))
+        }
+    }
+
     /// The parent origin allowed to frame this session's pages.
     pub fn frame_origin(&self) -> Option<String> {
         if self.is_embed() {

@@ -2,37 +2,9 @@
 
 use serde_json::Value;
 
-use crate::helpers::{TestApp, meta, metadata_fixture, on_both, test_cert};
-
-async fn admin(app: &TestApp, name: &str) -> (reqwest::Client, String, String) {
-    let org = app.create_org(name, true).await;
-    let id = org["id"].as_str().expect("id").to_string();
-    let browser = app.admin_browser(&id).await;
-    let html = browser
-        .get(app.url("/security/connection"))
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
-    (browser, meta(&html, "gatehouse-csrf").expect("csrf"), id)
-}
-
-async fn post(
-    app: &TestApp,
-    browser: &reqwest::Client,
-    path: &str,
-    fields: &[(&str, &str)],
-) -> reqwest::Response {
-    browser
-        .post(app.url(path))
-        .header("origin", &app.address)
-        .form(fields)
-        .send()
-        .await
-        .expect("post")
-}
+use crate::helpers::{
+    TestApp, form_post as post, metadata_fixture, on_both, signed_in_admin as admin, test_cert,
+};
 
 async fn page(app: &TestApp, browser: &reqwest::Client) -> String {
     browser

@@ -235,11 +235,16 @@ on_both!(a_failing_nameserver_is_a_server_failure, |app| {
 
 /// A nameserver that takes queries and never answers, on UDP and TCP.
 async fn silent_nameserver() -> std::net::SocketAddr {
-    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0")
-        .await
-        .expect("udp");
+    // UDP picks the port; if TCP cannot have the same one, try another.
+    let (udp, tcp) = loop {
+        let udp = tokio::net::UdpSocket::bind("127.0.0.1:0")
+            .await
+            .expect("udp");
+        if let Ok(tcp) = tokio::net::TcpListener::bind(udp.local_addr().expect("addr")).await {
+            break (udp, tcp);
+        }
+    };
     let addr = udp.local_addr().expect("addr");
-    let tcp = tokio::net::TcpListener::bind(addr).await.expect("tcp");
     tokio::spawn(async move {
         let mut buf = [0u8; 4096];
         loop {

@@ -2,38 +2,7 @@
 
 use serde_json::Value;
 
-use crate::helpers::{TestApp, error_code, meta, on_both};
-
-/// A signed-in admin of a new organization: browser, CSRF token, org id.
-async fn admin(app: &TestApp, name: &str) -> (reqwest::Client, String, String) {
-    let org = app.create_org(name, true).await;
-    let id = org["id"].as_str().expect("id").to_string();
-    let browser = app.admin_browser(&id).await;
-    let html = browser
-        .get(app.url("/security/domains"))
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
-    (browser, meta(&html, "gatehouse-csrf").expect("csrf"), id)
-}
-
-async fn post(
-    app: &TestApp,
-    browser: &reqwest::Client,
-    path: &str,
-    fields: &[(&str, &str)],
-) -> reqwest::Response {
-    browser
-        .post(app.url(path))
-        .header("origin", &app.address)
-        .form(fields)
-        .send()
-        .await
-        .expect("post")
-}
+use crate::helpers::{TestApp, error_code, form_post as post, on_both, signed_in_admin as admin};
 
 async fn domains(app: &TestApp, org_id: &str) -> Vec<Value> {
     let body: Value = app

@@ -626,3 +626,36 @@ impl TestIdp {
             .to_string()
     }
 }
+
+/// An IT admin signed in to the tab of a new organization (self-serve on):
+/// the browser, the session's CSRF token, the organization id.
+pub async fn signed_in_admin(app: &TestApp, name: &str) -> (Client, String, String) {
+    let org = app.create_org(name, true).await;
+    let id = org["id"].as_str().expect("id").to_string();
+    let browser = app.admin_browser(&id).await;
+    let html = browser
+        .get(app.url("/security"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    (browser, meta(&html, "gatehouse-csrf").expect("csrf"), id)
+}
+
+/// A plain form post from the tab's own origin.
+pub async fn form_post(
+    app: &TestApp,
+    browser: &Client,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> Response {
+    browser
+        .post(app.url(path))
+        .header("origin", &app.address)
+        .form(fields)
+        .send()
+        .await
+        .expect("post")
+}
