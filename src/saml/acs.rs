@@ -216,6 +216,20 @@ fn certificate_in(doc: &Document) -> Option<String> {
         .map(|c| c.fingerprint_display())
 }
 
+/// libxmlsec1 prints every failed check to stderr by default; Gatehouse
+/// reports failures itself, with codes, so the library stays quiet.
+fn quiet_xmlsec() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        unsafe extern "C" {
+            fn xmlSecErrorsDefaultCallbackEnableOutput(enabled: std::os::raw::c_int);
+        }
+        // SAFETY: sets one process-wide flag in libxmlsec1, which samael
+        // links; no pointers are passed and it may be called at any time.
+        unsafe { xmlSecErrorsDefaultCallbackEnableOutput(0) };
+    });
+}
+
 /// Validates a SAMLResponse (base64, as posted) against the connection's
 /// settings. Pure apart from the signature check (libxmlsec1).
 pub fn validate(
@@ -224,6 +238,7 @@ pub fn validate(
     expectation: &Expectation,
     now: DateTime<Utc>,
 ) -> Result<ValidatedAssertion, AcsError> {
+    quiet_xmlsec();
     let xml = decode(saml_response)?;
     let doc = parse_strict(&xml)?;
     let response = doc.root_element();
