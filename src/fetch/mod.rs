@@ -54,6 +54,9 @@ pub fn is_internal(ip: IpAddr) -> bool {
                 || (seg[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
                 || (seg[0] == 0 && seg[1] == 0 && seg[2] == 0 && seg[3] == 0 && seg[4] == 0 && seg[5] == 0) // IPv4-compatible
                 || (seg[0] == 0x64 && seg[1] == 0xff9b) // NAT64
+                || (seg[0] & 0xffc0) == 0xfec0 // deprecated site-local fec0::/10
+                || seg[0] == 0x2002 // 6to4, which embeds an IPv4 address
+                || (seg[0] == 0 && seg[1] == 0 && seg[2] == 0 && seg[3] == 0 && seg[4] == 0xffff && seg[5] == 0) // IPv4-translated
                 || seg[0] == 0x2001 && seg[1] == 0xdb8 // documentation
         }
     }
@@ -71,6 +74,7 @@ fn is_internal_v4(ip: Ipv4Addr) -> bool {
         || a == 0
         || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT
         || (a == 198 && (b == 18 || b == 19)) // benchmarking
+        || (a == 192 && b == 0 && ip.octets()[2] == 0) // IETF protocol assignments
         || a >= 240 // reserved
 }
 

@@ -314,6 +314,7 @@ pub fn validate(
             "Neither the response nor its assertion is signed.",
         ));
     }
+    check_signature_shape(&doc)?;
 
     // Signatures, against the configured certificates only; then only the
     // signed content is used.
@@ -537,6 +538,72 @@ pub fn validate(
     })
 }
 
+/// Canonicalizations and transforms a SAML signature uses; nothing else is
+/// handed to libxmlsec1, which would run it before checking the signature.
+const ALLOWED_TRANSFORMS: &[&str] = &[
+    "http://www.w3.org/2000/09/xmldsig#enveloped-signature",
+    "http://www.w3.org/2001/10/xml-exc-c14n#",
+    "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
+    "http://www.w3.org/2006/12/xml-c14n11",
+];
+
+/// Refuses signatures libxmlsec1 must never process: a Reference that is
+/// not a same-document pointer to the Response or the Assertion (the library
+/// would fetch a URL or open a file before verifying anything), transforms
+/// other than SAML's (XSLT, XPath, base64), and key retrieval by reference.
+fn check_signature_shape(doc: &Document) -> Result<(), AcsError> {
+    let refuse = |detail: String| AcsError::new("saml_signature_invalid", detail);
+    let signed_ids: Vec<&str> = doc
+        .descendants()
+        .filter(|n| is(n, PROTOCOL_NS, "Response") || is(n, ASSERTION_NS, "Assertion"))
+        .filter_map(|n| n.attribute("ID"))
+        .collect();
+    for node in doc
+        .descendants()
+        .filter(|n| n.is_element() && n.tag_name().namespace() == Some(DSIG_NS))
+    {
+        match node.tag_name().name() {
+            "Reference" => {
+                let target = node.attribute("URI").and_then(|u| u.strip_prefix('#'));
+                if !target.is_some_and(|id| signed_ids.contains(&id)) {
+                    return Err(refuse(format!(
+                        "A signature reference points at “{}”; only the response or its assertion may be signed.",
+                        node.attribute("URI")
+                            .unwrap_or("(nothing)")
+                            .chars()
+                            .take(200)
+                            .collect::<String>()
+                    )));
+                }
+            }
+            "Transform" | "CanonicalizationMethod" => {
+                let algorithm = node.attribute("Algorithm").unwrap_or_default();
+                if !ALLOWED_TRANSFORMS.contains(&algorithm) {
+                    return Err(refuse(format!(
+                        "The signature uses the transform “{}”, which SAML signatures do not use.",
+                        algorithm.chars().take(200).collect::<String>()
+                    )));
+                }
+            }
+            "RetrievalMethod" => {
+                return Err(refuse(
+                    "The signature asks to retrieve its key from elsewhere.".into(),
+                ));
+            }
+            _ => {}
+        }
+    }
+    if doc.descendants().any(|n| {
+        n.is_element() && n.tag_name().namespace() == Some("http://www.w3.org/2001/04/xmlenc#")
+    }) {
+        return Err(AcsError::new(
+            "saml_assertion_encrypted",
+            "The response contains encrypted content, and assertion encryption is not set up for this connection.",
+        ));
+    }
+    Ok(())
+}
+
 fn check_in_response_to(value: Option<&str>, expectation: &Expectation) -> Result<(), AcsError> {
     match (expectation, value) {
         (Expectation::Solicited { request_id }, Some(v)) if v == request_id => Ok(()),
@@ -647,6 +714,79 @@ mod tests {
                 "saml_response_malformed",
                 "{xml}"
             );
+        }
+    }
+
+    /// A response whose forged signature points elsewhere: the checks must
+    /// refuse it before libxmlsec1 could follow the reference.
+    fn forged(reference_uri: &str, transform: &str) -> String {
+        let xml = format!(
+            r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r" Version="2.0" IssueInstant="2026-01-01T00:00:00Z"><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status><saml:Assertion ID="_a" Version="2.0" IssueInstant="2026-01-01T00:00:00Z"><saml:Issuer>idp</saml:Issuer><ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="{reference_uri}"><ds:Transforms><ds:Transform Algorithm="{transform}"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue>AAAA</ds:DigestValue></ds:Reference></ds:SignedInfo><ds:SignatureValue>AAAA</ds:SignatureValue></ds:Signature></saml:Assertion></samlp:Response>"#
+        );
+        STANDARD.encode(xml)
+    }
+
+    /// Settings with a real certificate, so that libxmlsec1 would process
+    /// the signature if the checks let it through.
+    fn settings() -> (IdpSettings, SpUrls) {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let cert = rcgen::CertificateParams::new(vec!["idp.example".into()])
+            .expect("params")
+            .self_signed(&key)
+            .expect("cert");
+        (
+            IdpSettings {
+                entity_id: "idp".into(),
+                sso_url: "https://idp.example/sso".into(),
+                binding: super::super::config::Binding::Redirect,
+                certificates: vec![Certificate::from_der(cert.der()).expect("parses")],
+            },
+            super::super::sp::urls("https://sso.example", "conn_1"),
+        )
+    }
+
+    #[test]
+    fn references_that_leave_the_document_are_refused_before_any_fetch() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let probe = format!("http://{}/probe", listener.local_addr().expect("addr"));
+        let (idp, sp) = settings();
+        let enveloped = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
+        for uri in [
+            probe.as_str(),
+            "file:///dev/zero",
+            "file:///etc/hostname",
+            "",
+            "#_elsewhere",
+        ] {
+            let err = validate(
+                &forged(uri, enveloped),
+                Settings { idp: &idp, sp: &sp },
+                &Expectation::Unsolicited,
+                Utc::now(),
+            )
+            .expect_err("refused");
+            assert_eq!(err.code, "saml_signature_invalid", "{uri}: {err:?}");
+            assert!(
+                err.detail.contains("reference points at"),
+                "refused by our check, before the library: {err:?}"
+            );
+        }
+        assert!(listener.accept().is_err(), "nothing connected to the probe");
+        for transform in [
+            "http://www.w3.org/TR/1999/REC-xslt-19991116",
+            "http://www.w3.org/2000/09/xmldsig#base64",
+            "http://www.w3.org/TR/1999/REC-xpath-19991116",
+        ] {
+            let err = validate(
+                &forged("#_a", transform),
+                Settings { idp: &idp, sp: &sp },
+                &Expectation::Unsolicited,
+                Utc::now(),
+            )
+            .expect_err("refused");
+            assert_eq!(err.code, "saml_signature_invalid", "{transform}");
+            assert!(err.detail.contains("transform"), "{transform}");
         }
     }
 

@@ -74,9 +74,30 @@ fn values<'a>(
 }
 
 fn looks_like_email(s: &str) -> bool {
-    s.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty() && domain.contains('.') && !s.contains(char::is_whitespace)
-    })
+    normalize_email(s).is_some()
+}
+
+/// `local@domain` with exactly one `@`, no quotes, spaces or control
+/// characters in the local part, and a valid domain, returned with the
+/// domain in its checked ASCII form: the address handed on is exactly the
+/// one whose domain was checked.
+pub fn normalize_email(s: &str) -> Option<String> {
+    let s = s.trim();
+    let (local, domain) = s.split_once('@')?;
+    let forbidden = |c: char| {
+        c.is_whitespace()
+            || c.is_control()
+            || matches!(
+                c,
+                '"' | '@' | '<' | '>' | '(' | ')' | ',' | ';' | ':' | '\\' | '[' | ']'
+            )
+    };
+    if local.is_empty() || local.len() > 64 || local.chars().any(forbidden) || domain.contains('@')
+    {
+        return None;
+    }
+    let domain = crate::domain::domains::normalize(domain).ok()?;
+    Some(format!("{}@{}", local.to_lowercase(), domain.ascii))
 }
 
 /// Picks the identity out of the assertion. The email comes from the mapped
@@ -93,8 +114,7 @@ pub fn map(
     };
     let email = from_attribute
         .or_else(|| assertion.name_id.clone().filter(|n| looks_like_email(n)))
-        .map(|e| e.trim().to_string())
-        .filter(|e| looks_like_email(e))
+        .and_then(|e| normalize_email(&e))
         .ok_or_else(|| AcsError {
             expected: Some(match mapping.email.as_deref() {
                 Some(name) => format!("an email address in “{name}”"),
@@ -128,7 +148,7 @@ pub fn map(
             .cloned()
     };
     Ok(Identity {
-        email: email.to_ascii_lowercase(),
+        email,
         first_name: first(FIRST_NAME, &mapping.first_name),
         last_name: first(LAST_NAME, &mapping.last_name),
         groups: values(assertion, mapping.groups.as_deref(), GROUPS)
@@ -206,6 +226,30 @@ mod tests {
         .expect_err("no email");
         assert_eq!(err.code, "saml_user_attribute_missing");
         assert!(err.received.expect("received").contains("department: R&D"));
+    }
+
+    #[test]
+    fn an_address_with_two_at_signs_is_not_an_email() {
+        for bad in [
+            "ceo@victim.test@attacker.test",
+            "\"a@b\"@acme.test",
+            "a b@acme.test",
+            "@acme.test",
+            "alice@",
+        ] {
+            let a = assertion(bad, &[("email", &[bad])]);
+            assert_eq!(
+                map(&a, &AttributeMapping::default()).expect_err(bad).code,
+                "saml_user_attribute_missing",
+                "{bad}"
+            );
+        }
+        let id = map(
+            &assertion("x", &[("email", &["Zoë@Bücher.Test"])]),
+            &AttributeMapping::default(),
+        )
+        .expect("maps");
+        assert_eq!(id.email, "zoë@xn--bcher-kva.test", "the domain as checked");
     }
 
     #[test]
