@@ -157,21 +157,8 @@ impl Store {
         ctx: &ChangeContext,
         event: NewEvent,
     ) -> StoreResult<bool> {
-        Ok(write!(self, |p| async {
-            let mut tx = p.begin().await?;
-            let done = sqlx::query("DELETE FROM domains WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            if done.rows_affected() == 0 {
-                tx.rollback().await?;
-                return Ok::<bool, sqlx::Error>(false);
-            }
-            insert_event!(&mut *tx, EventRow::new(ctx, event, now))?;
-            tx.commit().await?;
-            Ok(true)
-        }
-        .await)?)
+        self.delete_with_event(super::events::Deletable::Domains, id, now, ctx, event)
+            .await
     }
 
     pub async fn set_domain_purpose(

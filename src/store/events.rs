@@ -109,7 +109,42 @@ pub struct EventFilter {
     pub action: Option<String>,
 }
 
+/// Tables whose rows are deleted by id together with an audit event.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Deletable {
+    Domains,
+    Connections,
+}
+
 impl Store {
+    /// Deletes the row with this id and records the event, in one
+    /// transaction; false (and nothing recorded) if no row has the id.
+    pub(crate) async fn delete_with_event(
+        &self,
+        table: Deletable,
+        id: &str,
+        now: DateTime<Utc>,
+        ctx: &ChangeContext,
+        event: NewEvent,
+    ) -> StoreResult<bool> {
+        let sql = match table {
+            Deletable::Domains => "DELETE FROM domains WHERE id = $1",
+            Deletable::Connections => "DELETE FROM connections WHERE id = $1",
+        };
+        Ok(super::write!(self, |p| async {
+            let mut tx = p.begin().await?;
+            let done = sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+            if done.rows_affected() == 0 {
+                tx.rollback().await?;
+                return Ok::<bool, sqlx::Error>(false);
+            }
+            insert_event!(&mut *tx, EventRow::new(ctx, event, now))?;
+            tx.commit().await?;
+            Ok(true)
+        }
+        .await)?)
+    }
+
     /// Records an event on its own, for actions that change nothing else.
     pub async fn record_event(
         &self,
