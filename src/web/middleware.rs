@@ -47,6 +47,9 @@ pub async fn request_context(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let request_id = new_request_id();
     let method = req.method().clone();
+    let https = req
+        .app_data::<actix_web::web::Data<crate::services::Services>>()
+        .is_some_and(|s| s.config.public_url_is_https());
     let span = tracing::info_span!("request", request_id = %request_id, method = %method);
     let started = Instant::now();
 
@@ -64,6 +67,14 @@ pub async fn request_context(
         headers.insert(HeaderName::from_static(REQUEST_ID_HEADER), v);
     }
     add_security_headers(headers);
+    if https {
+        // Served over https (behind TLS termination): browsers must not
+        // fall back to plain http for the next six months.
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=15552000"),
+        );
+    }
 
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     let _enter = span.enter();

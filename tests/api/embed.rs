@@ -182,6 +182,11 @@ on_both_with!(
         let path = url.trim_start_matches("https://sso.example.com");
         let res = app.browser().get(app.url(path)).send().await.expect("open");
         assert_eq!(res.status(), 200);
+        assert_eq!(
+            res.headers()["strict-transport-security"],
+            "max-age=15552000",
+            "https only from now on"
+        );
         let cookie = res.headers()["set-cookie"]
             .to_str()
             .expect("ascii")

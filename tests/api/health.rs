@@ -52,6 +52,10 @@ on_both!(
         assert_eq!(h["x-content-type-options"], "nosniff");
         assert_eq!(h["referrer-policy"], "no-referrer");
         assert_eq!(h["x-frame-options"], "DENY");
+        assert!(
+            h.get("strict-transport-security").is_none(),
+            "not over plain http"
+        );
         let policies: Vec<_> = h.get_all("content-security-policy").iter().collect();
         assert_eq!(policies[0], "frame-ancestors 'none'");
         assert!(
