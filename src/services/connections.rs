@@ -242,6 +242,20 @@ impl Services {
             .ok_or_else(|| ServiceError::not_found(Kind::Connection, id))
     }
 
+    /// A connection of this organization; another organization's is
+    /// "not found".
+    pub async fn get_organization_connection(
+        &self,
+        organization_id: &str,
+        id: &str,
+    ) -> ServiceResult<Connection> {
+        let connection = self.get_connection(id).await?;
+        if connection.organization_id != organization_id {
+            return Err(ServiceError::not_found(Kind::Connection, id));
+        }
+        Ok(connection)
+    }
+
     pub async fn list_connections(&self, organization_id: &str) -> ServiceResult<Vec<Connection>> {
         let org = self.get_organization(organization_id).await?;
         Ok(self.store.list_connections(&org.id).await?)

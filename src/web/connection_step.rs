@@ -1,13 +1,15 @@
 //! Step 2 of the Security tab: choosing the identity provider, following
 //! its guide, and giving Gatehouse the provider's side.
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use super::error::PageError;
 use super::guides;
-use super::security_tab::{Notice, change_context, render_tab, user_message, wants_fragment};
+use super::security_tab::{
+    Notice, change_context, render_tab, renders_in_place, see_other, user_message,
+};
 use super::session::{AdminContext, AdminForm};
 use crate::domain::connections::{Connection, Protocol, Provider, State};
 use crate::domain::wizard::Step;
@@ -234,7 +236,7 @@ async fn after_change(
     ctx: &AdminContext,
     notice: Notice,
 ) -> Result<HttpResponse, PageError> {
-    if wants_fragment(req) || ctx.is_embed() {
+    if renders_in_place(req, ctx) {
         return page(
             req,
             services,
@@ -245,9 +247,7 @@ async fn after_change(
         )
         .await;
     }
-    Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, "/security/connection"))
-        .finish())
+    Ok(see_other("/security/connection"))
 }
 
 /// A connection of this session's organization; another's is "not found".
@@ -256,14 +256,10 @@ async fn org_connection(
     ctx: &AdminContext,
     id: &str,
 ) -> Result<Connection, PageError> {
-    let c = services
-        .get_connection(id)
+    services
+        .get_organization_connection(&ctx.org.id, id)
         .await
-        .map_err(|e| PageError::from(e).with_frame_origin(ctx.frame_origin()))?;
-    if c.organization_id != ctx.org.id {
-        return Err(PageError::not_found().with_frame_origin(ctx.frame_origin()));
-    }
-    Ok(c)
+        .map_err(|e| PageError::from(e).with_frame_origin(ctx.frame_origin()))
 }
 
 #[derive(serde::Deserialize)]

@@ -2,13 +2,13 @@
 
 use std::time::Duration;
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{DateTime, Utc};
 
 use super::error::PageError;
-use super::security_tab::{Notice, render_tab, user_message, wants_fragment};
+use super::security_tab::{Notice, render_tab, renders_in_place, see_other, user_message};
 use super::session::{AdminContext, AdminForm};
 use crate::domain::domains::{Domain, Purpose, Status};
 use crate::domain::wizard::Step;
@@ -165,7 +165,7 @@ async fn after_change(
     notice: Notice,
     anchor: Option<&str>,
 ) -> Result<HttpResponse, PageError> {
-    if wants_fragment(req) || ctx.is_embed() {
+    if renders_in_place(req, ctx) {
         return page(
             req,
             services,
@@ -178,9 +178,7 @@ async fn after_change(
         Some(id) => format!("/security/domains#{id}"),
         None => "/security/domains".to_string(),
     };
-    Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .finish())
+    Ok(see_other(&location))
 }
 
 #[derive(serde::Deserialize)]

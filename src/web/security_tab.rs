@@ -67,6 +67,20 @@ pub(super) fn change_context(ctx: &AdminContext) -> ChangeContext {
     )
 }
 
+/// Whether an action answers with the page itself rather than a redirect:
+/// htmx wants the fragment, and an embedded tab may have no cookie to
+/// follow a redirect with (its session travels in the page).
+pub(super) fn renders_in_place(req: &HttpRequest, ctx: &AdminContext) -> bool {
+    wants_fragment(req) || ctx.is_embed()
+}
+
+/// Post/redirect/get for top-level pages.
+pub(super) fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
 /// Whether htmx asked for a fragment rather than a whole page.
 pub(super) fn wants_fragment(req: &HttpRequest) -> bool {
     let has = |name: &str| req.headers().get(name).is_some_and(|v| v == "true");
