@@ -88,7 +88,12 @@ fn main() {
         binding: Binding::Redirect,
         certificates: parse_pem(&cert_pem).expect("cert"),
     };
-    let settings = Settings { idp: &idp, sp: &sp };
+    let settings = Settings {
+        idp: &idp,
+        sp: &sp,
+        decryption_keys: &[],
+        require_encryption: false,
+    };
     let expectation = Expectation::Solicited {
         request_id: "_bench_request".into(),
     };

@@ -13,6 +13,8 @@ use subtle::ConstantTimeEq;
 
 use crate::config::SecretKey;
 
+pub mod seal;
+
 pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
     rand::rngs::OsRng.fill_bytes(&mut bytes);

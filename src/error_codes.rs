@@ -407,8 +407,32 @@ pub const ALL: &[ErrorCode] = &[
     code(
         "saml_assertion_encrypted",
         "The assertion is encrypted",
-        "The identity provider encrypts assertions, and encryption is not set up for this connection.",
-        "Turn off assertion encryption in the identity provider's application settings.",
+        "The identity provider encrypts assertions (or a NameID or attribute inside one), and encryption is not turned on for this connection.",
+        "Either turn on “Encrypted assertions” in the connection's options and give the identity provider the certificate from Gatehouse's SP metadata, or turn encryption off at the identity provider.",
+    ),
+    code(
+        "saml_assertion_not_encrypted",
+        "The assertion is not encrypted",
+        "This connection requires encrypted assertions, and the identity provider sent one in the clear.",
+        "Turn on assertion encryption at the identity provider with the certificate from Gatehouse's SP metadata, or turn “Encrypted assertions” off in the connection's options.",
+    ),
+    code(
+        "saml_assertion_decryption_failed",
+        "The encrypted assertion could not be decrypted",
+        "The assertion was encrypted for another certificate than this connection's, or it was changed on the way. For safety, Gatehouse gives the same answer for every decryption failure.",
+        "Download Gatehouse's SP metadata (or certificate) again and upload it to the identity provider as the encryption certificate, then test again.",
+    ),
+    code(
+        "saml_encryption_algorithm_not_allowed",
+        "The assertion is encrypted with an unsafe algorithm",
+        "The identity provider encrypts with RSA PKCS#1 v1.5 or Triple DES, which have known attacks. Gatehouse accepts RSA-OAEP with AES-GCM or AES-CBC.",
+        "In the identity provider's encryption settings, choose RSA-OAEP for the key and AES-256-GCM (or AES-256-CBC) for the content.",
+    ),
+    code(
+        "saml_sp_key_unavailable",
+        "Gatehouse's key for this connection could not be opened",
+        "The connection's SP private key is stored encrypted with GATEHOUSE_SECRET_KEY, and it no longer opens, usually because the secret key was changed.",
+        "Restore the previous GATEHOUSE_SECRET_KEY, or turn request signing and assertion encryption off and on again to make a new key, and give the identity provider the new certificate.",
     ),
     code(
         "saml_status_not_success",

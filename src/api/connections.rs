@@ -9,7 +9,7 @@ use super::error::ApiError;
 use super::views::{ConnectionView, List};
 use crate::domain::connections::Connection;
 use crate::services::Services;
-use crate::services::connections::{ConnectionPatch, NewConnection, SamlInput};
+use crate::services::connections::{ConnectionPatch, NewConnection, SamlInput, SpOptions};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -20,6 +20,8 @@ pub struct SamlBody {
     entity_id: Option<String>,
     certificate_pem: Option<String>,
     allow_idp_initiated: Option<bool>,
+    sign_requests: Option<bool>,
+    encrypt_assertions: Option<bool>,
 }
 
 impl SamlBody {
@@ -30,6 +32,13 @@ impl SamlBody {
             sso_url: self.sso_url.clone(),
             entity_id: self.entity_id.clone(),
             certificate_pem: self.certificate_pem.clone(),
+        }
+    }
+
+    fn sp_options(body: Option<&Self>) -> SpOptions {
+        SpOptions {
+            sign_requests: body.and_then(|s| s.sign_requests),
+            encrypt_assertions: body.and_then(|s| s.encrypt_assertions),
         }
     }
 }
@@ -63,6 +72,7 @@ pub async fn create(
         saml: b.saml.as_ref().map(SamlBody::input),
         has_oidc: b.oidc.is_some(),
         allow_subdomains: b.allow_subdomains,
+        sp_options: SamlBody::sp_options(b.saml.as_ref()),
     };
     let c = services
         .create_connection(&caller.change_context(), &org_id, input)
@@ -142,6 +152,7 @@ pub async fn update(
             .or(b.saml.as_ref().and_then(|s| s.allow_idp_initiated)),
         saml: b.saml.as_ref().map(SamlBody::input),
         allow_subdomains: b.allow_subdomains,
+        sp_options: SamlBody::sp_options(b.saml.as_ref()),
     };
     let c = services
         .update_connection(&caller.change_context(), &id, patch)

@@ -161,6 +161,20 @@ pub struct SpView {
     pub acs_url: String,
     pub entity_id: String,
     pub metadata_url: String,
+    /// AuthnRequests are signed with the SP certificate.
+    pub sign_requests: bool,
+    /// Assertions must come encrypted to the SP certificate.
+    pub encrypt_assertions: bool,
+    /// Gatehouse's certificate for this connection, once signing or
+    /// encryption was turned on (the private key never leaves).
+    pub certificate: Option<SpCertificateView>,
+}
+
+#[derive(Serialize)]
+pub struct SpCertificateView {
+    pub pem: String,
+    pub fingerprint_sha256: String,
+    pub not_after: String,
 }
 
 #[derive(Serialize)]
@@ -239,6 +253,13 @@ impl ConnectionView {
                         acs_url: urls.acs_url,
                         entity_id: urls.entity_id,
                         metadata_url: urls.metadata_url,
+                        sign_requests: saml.sign_requests,
+                        encrypt_assertions: saml.encrypt_assertions,
+                        certificate: saml.sp_key.as_ref().map(|k| SpCertificateView {
+                            pem: k.certificate.to_pem(),
+                            fingerprint_sha256: k.certificate.fingerprint_sha256.clone(),
+                            not_after: time(k.certificate.not_after),
+                        }),
                     }),
                     idp,
                 )

@@ -16,6 +16,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Duration, Utc};
+use openssl::pkey::{PKey, Private};
 use roxmltree::{Document, Node, ParsingOptions};
 use samael::crypto::{
     AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider, ReduceMode,
@@ -99,6 +100,10 @@ pub enum Expectation {
 pub struct Settings<'a> {
     pub idp: &'a IdpSettings,
     pub sp: &'a SpUrls,
+    /// The connection's SP keys, for encrypted assertions (none: refused).
+    pub decryption_keys: &'a [PKey<Private>],
+    /// Refuse assertions that arrive unencrypted.
+    pub require_encryption: bool,
 }
 
 /// The signed assertion, once every check passed.
@@ -231,7 +236,7 @@ fn quiet_xmlsec() {
 }
 
 /// Validates a SAMLResponse (base64, as posted) against the connection's
-/// settings. Pure apart from the signature check (libxmlsec1).
+/// settings. Pure apart from the cryptography (libxmlsec1, OpenSSL).
 pub fn validate(
     saml_response: &str,
     settings: Settings,
@@ -241,6 +246,132 @@ pub fn validate(
     quiet_xmlsec();
     let xml = decode(saml_response)?;
     let doc = parse_strict(&xml)?;
+    precheck(&doc)?;
+    let Some(encrypted) = doc
+        .descendants()
+        .find(|n| is(n, ASSERTION_NS, "EncryptedAssertion"))
+    else {
+        if settings.require_encryption {
+            return Err(AcsError::new(
+                "saml_assertion_not_encrypted",
+                "The assertion arrived unencrypted, and this connection requires encrypted assertions. Turn on assertion encryption at the identity provider with the certificate from Gatehouse's SP metadata, or turn the requirement off.",
+            ));
+        }
+        refuse_encrypted_parts(&doc)?;
+        let reduced = verify(&xml, &doc, settings)?;
+        return check_signed(
+            &reduced,
+            doc.root_element(),
+            false,
+            settings,
+            expectation,
+            now,
+        );
+    };
+    if settings.decryption_keys.is_empty() {
+        return Err(AcsError::new(
+            "saml_assertion_encrypted",
+            "The assertion is encrypted, and assertion encryption is not set up for this connection.",
+        ));
+    }
+    if child(doc.root_element(), DSIG_NS, "Signature").is_some() {
+        return validate_encrypted_in_signed_response(&xml, &doc, settings, expectation, now);
+    }
+
+    // The response is not signed, so anyone could have encrypted this for
+    // Gatehouse: the decrypted assertion must carry the identity provider's
+    // signature, and until that signature has verified every failure reads
+    // the same (no padding or parsing oracle).
+    let plaintext = super::decrypt::decrypt(encrypted, settings.decryption_keys)?;
+    let spliced = splice(&xml, &[(encrypted.range(), &strip_declaration(&plaintext))]);
+    let verified = (|| {
+        let doc = parse_strict(&spliced).ok()?;
+        precheck(&doc).ok()?;
+        refuse_encrypted_parts(&doc).ok()?;
+        let reduced = verify(&spliced, &doc, settings).ok()?;
+        Some((doc, reduced))
+    })();
+    let Some((doc, reduced)) = verified else {
+        return Err(super::decrypt::decryption_failed());
+    };
+    check_signed(
+        &reduced,
+        doc.root_element(),
+        false,
+        settings,
+        expectation,
+        now,
+    )
+}
+
+/// A signed response around an encrypted assertion: the response signature
+/// (over the ciphertext) is verified first, then the assertion decrypted
+/// from the signed copy; its own signature, if any, is verified too.
+fn validate_encrypted_in_signed_response(
+    xml: &str,
+    doc: &Document,
+    settings: Settings,
+    expectation: &Expectation,
+    now: DateTime<Utc>,
+) -> Result<ValidatedAssertion, AcsError> {
+    let reduced = verify(xml, doc, settings)?;
+    let signed = parse_reduced(&reduced)?;
+    let root = signed.root_element();
+    let encrypted = child(root, ASSERTION_NS, "EncryptedAssertion")
+        .filter(|_| is(&root, PROTOCOL_NS, "Response"))
+        .ok_or_else(|| {
+            AcsError::new(
+                "saml_signature_invalid",
+                "The signature does not cover the encrypted assertion.",
+            )
+        })?;
+    let plaintext = super::decrypt::decrypt(encrypted, settings.decryption_keys)?;
+    let plaintext = strip_declaration(&plaintext);
+    // The response signature has done its work; it would not verify over
+    // the decrypted content, so it is left out of the copy checked next.
+    let mut edits = vec![(encrypted.range(), plaintext.as_str())];
+    if let Some(signature) = child(root, DSIG_NS, "Signature") {
+        edits.push((signature.range(), ""));
+    }
+    let spliced = splice(&reduced, &edits);
+    let inner = parse_strict(&spliced)?;
+    precheck(&inner)?;
+    refuse_encrypted_parts(&inner)?;
+    let wrapper = inner.root_element();
+    if inner.descendants().any(|n| is(&n, DSIG_NS, "Signature")) {
+        let reduced = verify(&spliced, &inner, settings)?;
+        return check_signed(&reduced, wrapper, true, settings, expectation, now);
+    }
+    let assertion = child(wrapper, ASSERTION_NS, "Assertion")
+        .ok_or_else(|| malformed("The decrypted content is not an assertion."))?;
+    check_contents(wrapper, true, assertion, settings, expectation, now)
+}
+
+/// Replaces byte ranges of `text` (which must not overlap).
+fn splice(text: &str, edits: &[(std::ops::Range<usize>, &str)]) -> String {
+    let mut edits: Vec<_> = edits.to_vec();
+    edits.sort_by_key(|(range, _)| std::cmp::Reverse(range.start));
+    let mut out = text.to_string();
+    for (range, replacement) in edits {
+        out.replace_range(range, replacement);
+    }
+    out
+}
+
+/// An XML declaration in front of decrypted content.
+fn strip_declaration(plaintext: &str) -> String {
+    let trimmed = plaintext.trim_start_matches('\u{feff}').trim_start();
+    match trimmed.strip_prefix("<?xml") {
+        Some(rest) => rest
+            .split_once("?>")
+            .map_or(String::new(), |(_, body)| body.to_string()),
+        None => trimmed.to_string(),
+    }
+}
+
+/// Checks that need no cryptography: the document is a Response with
+/// exactly one assertion, a Success status, and allowed algorithms.
+fn precheck(doc: &Document) -> Result<(), AcsError> {
     let response = doc.root_element();
     if !is(&response, PROTOCOL_NS, "Response") {
         return Err(malformed("The document is not a SAML 2.0 Response."));
@@ -253,15 +384,6 @@ pub fn validate(
         return Err(AcsError::new(
             "saml_assertion_count_invalid",
             format!("The response holds {assertions} assertions; exactly one is accepted."),
-        ));
-    }
-    if doc
-        .descendants()
-        .any(|n| is(&n, ASSERTION_NS, "EncryptedAssertion"))
-    {
-        return Err(AcsError::new(
-            "saml_assertion_encrypted",
-            "The assertion is encrypted, and assertion encryption is not set up for this connection.",
         ));
     }
 
@@ -292,6 +414,7 @@ pub fn validate(
     for method in doc
         .descendants()
         .filter(|n| is(n, DSIG_NS, "SignatureMethod") || is(n, DSIG_NS, "DigestMethod"))
+        .filter(|n| n.ancestors().any(|a| is(&a, DSIG_NS, "Signature")))
     {
         let algorithm = method.attribute("Algorithm").unwrap_or_default();
         let allowed = ALLOWED_ALGORITHMS
@@ -308,41 +431,76 @@ pub fn validate(
             });
         }
     }
+    Ok(())
+}
+
+/// Encrypted names or attributes (outside an encrypted assertion), which
+/// Gatehouse does not decrypt.
+fn refuse_encrypted_parts(doc: &Document) -> Result<(), AcsError> {
+    if doc
+        .descendants()
+        .any(|n| n.is_element() && n.tag_name().namespace() == Some(super::decrypt::XMLENC_NS))
+    {
+        return Err(AcsError::new(
+            "saml_assertion_encrypted",
+            "The response contains encrypted content (an encrypted NameID or attribute) that Gatehouse does not decrypt; encrypt the whole assertion instead.",
+        ));
+    }
+    Ok(())
+}
+
+/// Verifies the signatures against the configured certificates only and
+/// answers the signed content alone.
+fn verify(xml: &str, doc: &Document, settings: Settings) -> Result<String, AcsError> {
     if !doc.descendants().any(|n| is(&n, DSIG_NS, "Signature")) {
         return Err(AcsError::new(
             "saml_signature_missing",
             "Neither the response nor its assertion is signed.",
         ));
     }
-    check_signature_shape(&doc)?;
-
-    // Signatures, against the configured certificates only; then only the
-    // signed content is used.
+    check_signature_shape(doc)?;
     let certs: Vec<CertificateDer> = settings
         .idp
         .certificates
         .iter()
         .map(|c| CertificateDer::from(c.der_bytes()))
         .collect();
-    let reduced = Crypto::reduce_xml_to_signed_with_allowed_algorithms(
-        &xml,
+    Crypto::reduce_xml_to_signed_with_allowed_algorithms(
+        xml,
         &certs,
         ReduceMode::ValidateAndMarkNoAncestors,
         Some(ALLOWED_ALGORITHMS),
     )
     .map_err(|_| AcsError {
         expected: Some(settings.idp.certificates.iter().map(Certificate::fingerprint_display).collect::<Vec<_>>().join(", ")),
-        received: Some(certificate_in(&doc).unwrap_or_else(|| "(no certificate in the response)".into())),
+        received: Some(certificate_in(doc).unwrap_or_else(|| "(no certificate in the response)".into())),
         ..AcsError::new("saml_signature_invalid", "The signature does not verify with the identity provider's signing certificate, or the signed content was changed.")
-    })?;
-    let signed = Document::parse_with_options(
-        &reduced,
+    })
+}
+
+fn parse_reduced(reduced: &str) -> Result<Document<'_>, AcsError> {
+    Document::parse_with_options(
+        reduced,
         ParsingOptions {
             allow_dtd: false,
             ..ParsingOptions::default()
         },
     )
-    .map_err(|_| malformed("The signed part of the response could not be read."))?;
+    .map_err(|_| malformed("The signed part of the response could not be read."))
+}
+
+/// From the signed content: the assertion, and the wrapper's checks from
+/// the signed copy when the response is signed. `wrapper_trusted` says the
+/// unsigned wrapper passed is itself from verified content.
+fn check_signed(
+    reduced: &str,
+    wrapper: Node,
+    wrapper_trusted: bool,
+    settings: Settings,
+    expectation: &Expectation,
+    now: DateTime<Utc>,
+) -> Result<ValidatedAssertion, AcsError> {
+    let signed = parse_reduced(reduced)?;
     let signed_root = signed.root_element();
     let response_signed = is(&signed_root, PROTOCOL_NS, "Response");
     let assertion = signed
@@ -354,13 +512,30 @@ pub fn validate(
                 "The signature does not cover the assertion.",
             )
         })?;
-
-    // The wrapper: from the signed copy when the response is signed.
-    let wrapper = if response_signed {
-        signed_root
+    if response_signed {
+        check_contents(signed_root, true, assertion, settings, expectation, now)
     } else {
-        response
-    };
+        check_contents(
+            wrapper,
+            wrapper_trusted,
+            assertion,
+            settings,
+            expectation,
+            now,
+        )
+    }
+}
+
+/// The checks on what was signed: the wrapper's Destination, InResponseTo,
+/// Issuer and IssueInstant, then the assertion's.
+fn check_contents(
+    wrapper: Node,
+    response_signed: bool,
+    assertion: Node,
+    settings: Settings,
+    expectation: &Expectation,
+    now: DateTime<Utc>,
+) -> Result<ValidatedAssertion, AcsError> {
     if let Some(destination) = wrapper.attribute("Destination")
         && destination != settings.sp.acs_url
     {
@@ -558,10 +733,13 @@ fn check_signature_shape(doc: &Document) -> Result<(), AcsError> {
         .filter(|n| is(n, PROTOCOL_NS, "Response") || is(n, ASSERTION_NS, "Assertion"))
         .filter_map(|n| n.attribute("ID"))
         .collect();
-    for node in doc
-        .descendants()
-        .filter(|n| n.is_element() && n.tag_name().namespace() == Some(DSIG_NS))
-    {
+    // Only signatures reach libxmlsec1's verification; the KeyInfo of
+    // encrypted data (which may use RetrievalMethod) is Gatehouse's to read.
+    for node in doc.descendants().filter(|n| {
+        n.is_element()
+            && n.tag_name().namespace() == Some(DSIG_NS)
+            && n.ancestors().any(|a| is(&a, DSIG_NS, "Signature"))
+    }) {
         match node.tag_name().name() {
             "Reference" => {
                 let target = node.attribute("URI").and_then(|u| u.strip_prefix('#'));
@@ -594,11 +772,12 @@ fn check_signature_shape(doc: &Document) -> Result<(), AcsError> {
         }
     }
     if doc.descendants().any(|n| {
-        n.is_element() && n.tag_name().namespace() == Some("http://www.w3.org/2001/04/xmlenc#")
+        n.is_element()
+            && n.tag_name().namespace() == Some(super::decrypt::XMLENC_NS)
+            && n.ancestors().any(|a| is(&a, DSIG_NS, "Signature"))
     }) {
-        return Err(AcsError::new(
-            "saml_assertion_encrypted",
-            "The response contains encrypted content, and assertion encryption is not set up for this connection.",
+        return Err(refuse(
+            "The signature carries an encrypted key, which SAML signatures do not use.".into(),
         ));
     }
     Ok(())
@@ -761,7 +940,12 @@ mod tests {
         ] {
             let err = validate(
                 &forged(uri, enveloped),
-                Settings { idp: &idp, sp: &sp },
+                Settings {
+                    idp: &idp,
+                    sp: &sp,
+                    decryption_keys: &[],
+                    require_encryption: false,
+                },
                 &Expectation::Unsolicited,
                 Utc::now(),
             )
@@ -780,7 +964,12 @@ mod tests {
         ] {
             let err = validate(
                 &forged("#_a", transform),
-                Settings { idp: &idp, sp: &sp },
+                Settings {
+                    idp: &idp,
+                    sp: &sp,
+                    decryption_keys: &[],
+                    require_encryption: false,
+                },
                 &Expectation::Unsolicited,
                 Utc::now(),
             )

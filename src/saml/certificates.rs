@@ -76,6 +76,18 @@ impl Certificate {
     pub fn der_bytes(&self) -> Vec<u8> {
         STANDARD.decode(&self.der).unwrap_or_default()
     }
+
+    /// PEM, 64 columns, as identity providers' upload forms take it.
+    pub fn to_pem(&self) -> String {
+        let body = self
+            .der
+            .as_bytes()
+            .chunks(64)
+            .map(|line| String::from_utf8_lossy(line).into_owned())
+            .collect::<Vec<_>>()
+            .join("\n");
+        format!("-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n")
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::certificates::Certificate;
+use super::sp_key::SpKey;
 
 /// How the identity provider's side was given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +54,16 @@ pub struct SamlConfig {
     /// The last failed re-fetch of the metadata URL (the settings above are
     /// the last good ones).
     pub metadata_refresh_error: Option<String>,
+    /// Sign AuthnRequests with the connection's SP key.
+    #[serde(default)]
+    pub sign_requests: bool,
+    /// Require assertions encrypted to the connection's SP key.
+    #[serde(default)]
+    pub encrypt_assertions: bool,
+    /// Gatehouse's key pair for this connection, made when signing or
+    /// encryption is first turned on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sp_key: Option<SpKey>,
 }
 
 impl SamlConfig {

@@ -338,7 +338,10 @@ mod tests {
                 .message
                 .contains("not well-formed")
         );
-        let sp = crate::saml::sp::metadata_xml(&crate::saml::sp::urls("https://x", "conn_1"));
+        let sp = crate::saml::sp::metadata_xml(
+            &crate::saml::sp::urls("https://x", "conn_1"),
+            crate::saml::sp::MetadataKeys::default(),
+        );
         assert!(
             parse(&sp)
                 .expect_err("sp")

@@ -6,9 +6,11 @@ pub mod authn_request;
 pub mod catalogue;
 pub mod certificates;
 pub mod config;
+pub mod decrypt;
 pub mod identity;
 pub mod metadata;
 pub mod sp;
+pub mod sp_key;
 
 /// A problem with SAML settings an admin gave, with a stable code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -9,6 +9,7 @@ use crate::domain::connections::{Connection, Lifecycle, Protocol, Provider, Stat
 use crate::domain::domains::{Purpose, Status};
 use crate::ids::{self, Kind};
 use crate::saml::config::{AttributeMapping, Binding, IdpSettings, SamlConfig, Source};
+use crate::saml::sp_key::SpKey;
 use crate::saml::{SettingsError, certificates, metadata};
 use crate::store::StoreError;
 
@@ -44,6 +45,14 @@ pub struct NewConnection {
     pub has_oidc: bool,
     pub allow_subdomains: Option<bool>,
     pub allow_idp_initiated: Option<bool>,
+    pub sp_options: SpOptions,
+}
+
+/// Gatehouse's own SAML options; `None` leaves one as it is.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SpOptions {
+    pub sign_requests: Option<bool>,
+    pub encrypt_assertions: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -53,6 +62,7 @@ pub struct ConnectionPatch {
     pub attribute_mapping: Option<AttributeMapping>,
     pub allow_subdomains: Option<bool>,
     pub allow_idp_initiated: Option<bool>,
+    pub sp_options: SpOptions,
 }
 
 fn settings_error(e: SettingsError) -> ServiceError {
@@ -107,8 +117,12 @@ impl Services {
             });
         }
         let now = self.clock.now();
+        // Gatehouse's own side is kept; the identity provider's is replaced.
         let mut config = SamlConfig {
             attribute_mapping: current.attribute_mapping.clone(),
+            sign_requests: current.sign_requests,
+            encrypt_assertions: current.encrypt_assertions,
+            sp_key: current.sp_key.clone(),
             ..SamlConfig::default()
         };
         let idp = if let Some(url) = url {
@@ -204,13 +218,16 @@ impl Services {
                 message: "OpenID Connect connections are not available in this version of Gatehouse yet; use a SAML provider.".into(),
             });
         }
-        let config = match input.saml.as_ref().filter(|s| !s.is_empty()) {
+        let mut config = match input.saml.as_ref().filter(|s| !s.is_empty()) {
             Some(saml) => self.resolve_saml(saml, &SamlConfig::default()).await?,
             None => SamlConfig::default(),
         };
+        let id = ids::new_id(Kind::Connection);
+        self.apply_sp_options(&mut config, &id, input.sp_options)
+            .await?;
         let now = self.clock.now();
         let connection = Connection {
-            id: ids::new_id(Kind::Connection),
+            id,
             organization_id: org.id,
             provider,
             lifecycle: Lifecycle::new(),
@@ -304,6 +321,25 @@ impl Services {
                 );
             }
         }
+        let mut config = saml_config(&c);
+        if self
+            .apply_sp_options(&mut config, &c.id, patch.sp_options)
+            .await?
+        {
+            c.config =
+                serde_json::to_value(&config).map_err(|e| ServiceError::Unexpected(e.into()))?;
+            if c.lifecycle.config_version == before.lifecycle.config_version {
+                c.lifecycle = before.lifecycle.after_config_change();
+            }
+            changes.insert(
+                "sp_options".into(),
+                json!({
+                    "sign_requests": config.sign_requests,
+                    "encrypt_assertions": config.encrypt_assertions,
+                    "config_version": c.lifecycle.config_version,
+                }),
+            );
+        }
         if let Some(mapping) = patch.attribute_mapping {
             let clean = |v: Option<String>| {
                 v.map(|s| s.trim().to_string())
@@ -349,6 +385,44 @@ impl Services {
         self.save(&c, before.lifecycle.config_version, ctx, e)
             .await?;
         Ok(c)
+    }
+
+    /// Sets Gatehouse's signing and encryption options, making the
+    /// connection's SP key pair when one of them is turned on and there is
+    /// none.
+    /// Answers whether anything changed.
+    async fn apply_sp_options(
+        &self,
+        config: &mut SamlConfig,
+        connection_id: &str,
+        options: SpOptions,
+    ) -> ServiceResult<bool> {
+        let sign = options.sign_requests.unwrap_or(config.sign_requests);
+        let encrypt = options
+            .encrypt_assertions
+            .unwrap_or(config.encrypt_assertions);
+        if sign == config.sign_requests && encrypt == config.encrypt_assertions {
+            return Ok(false);
+        }
+        if (sign || encrypt) && config.sp_key.is_none() {
+            let secret = self.secret_key.clone();
+            let id = connection_id.to_string();
+            let now = self.clock.now();
+            // RSA key generation takes a while: off the async workers.
+            let pair = tokio::task::spawn_blocking(move || SpKey::generate(&secret, &id, now))
+                .await
+                .map_err(|e| ServiceError::Unexpected(e.into()))?
+                .map_err(|e| ServiceError::Unexpected(e.into()))?;
+            config.sp_key = Some(pair);
+        }
+        config.sign_requests = sign;
+        config.encrypt_assertions = encrypt;
+        // With both off the key has no use; turning one on again makes a
+        // new one (the way out when the old one no longer opens).
+        if !sign && !encrypt {
+            config.sp_key = None;
+        }
+        Ok(true)
     }
 
     /// Re-fetches the metadata of connections configured by URL, so a

@@ -2,7 +2,10 @@
 //! server-side), and the response in at the ACS, validated down to an
 //! identity of the connection's organization, or a named error.
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use chrono::Duration;
+use openssl::pkey::{PKey, Private};
 use serde_json::json;
 
 use super::connections::saml_config;
@@ -12,8 +15,9 @@ use crate::domain::connections::{Connection, Protocol, State};
 use crate::domain::domains::{self, Purpose, Status};
 use crate::ids::Kind;
 use crate::saml::acs::{self, AcsError, CLOCK_SKEW, Expectation, Settings};
-use crate::saml::config::SamlConfig;
+use crate::saml::config::{Binding, SamlConfig};
 use crate::saml::identity::{self, Identity};
+use crate::saml::sp_key::SpKeyError;
 use crate::saml::{authn_request, sp};
 use crate::store::saml::SamlFlow;
 
@@ -37,6 +41,19 @@ impl FlowPurpose {
             FlowPurpose::SignIn => "sign_in",
         }
     }
+}
+
+/// How the browser takes the request to the identity provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignInStart {
+    /// HTTP-Redirect binding: send the browser to this URL.
+    Redirect(String),
+    /// HTTP-POST binding: the browser posts these fields to `url`.
+    Post {
+        url: String,
+        saml_request: String,
+        relay_state: String,
+    },
 }
 
 /// A completed SAML sign-in.
@@ -66,14 +83,14 @@ fn fail(error: AcsError) -> SamlFailure {
 }
 
 impl Services {
-    /// Starts a sign-in: stores the request and answers the URL that sends
-    /// the browser to the identity provider.
+    /// Starts a sign-in: stores the request and answers how the browser
+    /// takes it to the identity provider.
     pub async fn start_saml_sign_in(
         &self,
         connection_id: &str,
         purpose: FlowPurpose,
         context: serde_json::Value,
-    ) -> ServiceResult<String> {
+    ) -> ServiceResult<SignInStart> {
         let connection = self.get_connection(connection_id).await?;
         if connection.protocol() != Protocol::Saml {
             return Err(ServiceError::not_found(Kind::Connection, connection_id));
@@ -86,6 +103,15 @@ impl Services {
             })?,
         };
         let complete = config.is_complete();
+        let signer = match config.sp_key.as_ref().filter(|_| config.sign_requests) {
+            Some(pair) => Some(pair.private_key(&self.secret_key, &connection.id).map_err(
+                |e| ServiceError::Refused {
+                    code: "saml_sp_key_unavailable",
+                    message: format!("{}. {SP_KEY_FIX}", sp_key_problem(&e)),
+                },
+            )?),
+            None => None,
+        };
         let Some(idp) = config.idp.filter(|_| complete) else {
             return Err(ServiceError::Refused {
                 code: "connection_incomplete",
@@ -110,8 +136,57 @@ impl Services {
             .await?;
         let urls = sp::urls(&self.config.public_origin(), &connection.id);
         let request = authn_request::xml(&flow.id, now, &idp.sso_url, &urls);
-        authn_request::redirect_url(&idp.sso_url, &request, &relay_state)
-            .map_err(ServiceError::Unexpected)
+        match idp.binding {
+            Binding::Redirect => {
+                authn_request::redirect_url(&idp.sso_url, &request, &relay_state, signer.as_ref())
+                    .map(SignInStart::Redirect)
+                    .map_err(ServiceError::Unexpected)
+            }
+            Binding::Post => {
+                let request = match &signer {
+                    Some(key) => authn_request::sign_xml(&request, &flow.id, key)
+                        .map_err(ServiceError::Unexpected)?,
+                    None => request,
+                };
+                Ok(SignInStart::Post {
+                    url: idp.sso_url,
+                    saml_request: STANDARD.encode(request),
+                    relay_state,
+                })
+            }
+        }
+    }
+
+    /// The SP private keys a response may be encrypted to: the one of the
+    /// settings in use, and the other version's while an edit of an active
+    /// connection waits (the identity provider may already have the new
+    /// certificate, or still the old one).
+    fn decryption_keys(
+        &self,
+        connection: &Connection,
+        config: &SamlConfig,
+    ) -> Result<Vec<PKey<Private>>, AcsError> {
+        let other = [Some(&connection.config), connection.live_config.as_ref()]
+            .into_iter()
+            .flatten()
+            .filter_map(|v| serde_json::from_value::<SamlConfig>(v.clone()).ok())
+            .filter_map(|c| c.sp_key);
+        let mut pairs = config.sp_key.iter().cloned().collect::<Vec<_>>();
+        for pair in other {
+            if !pairs.contains(&pair) {
+                pairs.push(pair);
+            }
+        }
+        pairs
+            .iter()
+            .map(|p| p.private_key(&self.secret_key, &connection.id))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| {
+                AcsError::new(
+                    "saml_sp_key_unavailable",
+                    format!("{}. {SP_KEY_FIX}", sp_key_problem(&e)),
+                )
+            })
     }
 
     /// Validates a response posted to the ACS of `connection_id`.
@@ -202,6 +277,10 @@ impl Services {
             )));
         };
         let urls = sp::urls(&self.config.public_origin(), &connection.id);
+        let keys = self
+            .decryption_keys(&connection, &config)
+            .map_err(&with_context)?;
+        let require_encryption = config.encrypt_assertions;
         let expectation = match &flow {
             Some(f) => Expectation::Solicited {
                 request_id: f.id.clone(),
@@ -216,6 +295,8 @@ impl Services {
                 Settings {
                     idp: &idp,
                     sp: &urls,
+                    decryption_keys: &keys,
+                    require_encryption,
                 },
                 &expectation,
                 now,
@@ -309,6 +390,13 @@ impl Services {
             )
         }))
     }
+}
+
+const SP_KEY_FIX: &str = "Gatehouse's secret key (GATEHOUSE_SECRET_KEY) may have changed since this connection's SP key was made; restore it, or turn request signing and assertion encryption off and on again to make a new key, then give the identity provider the new certificate";
+
+fn sp_key_problem(e: &SpKeyError) -> String {
+    tracing::error!(error = %e, "a connection's SP key could not be opened");
+    "Gatehouse could not open this connection's SP key".into()
 }
 
 /// The settings sign-ins use: the live version of an active connection.

@@ -16,7 +16,9 @@ use crate::domain::wizard::Step;
 use crate::saml::catalogue::{self, Attributes};
 use crate::saml::config::{AttributeMapping, Binding, Source};
 use crate::services::Services;
-use crate::services::connections::{ConnectionPatch, NewConnection, SamlInput, saml_config};
+use crate::services::connections::{
+    ConnectionPatch, NewConnection, SamlInput, SpOptions, saml_config,
+};
 
 pub struct PickerEntry {
     pub slug: &'static str,
@@ -72,6 +74,10 @@ pub struct ConnectionCard {
     pub form: IdpForm,
     pub allow_subdomains: bool,
     pub allow_idp_initiated: bool,
+    pub sign_requests: bool,
+    pub encrypt_assertions: bool,
+    /// Gatehouse's certificate, once signing or encryption is on.
+    pub sp_certificate: Option<CertCard>,
     pub mapping: MappingView,
     pub can_change_provider: bool,
 }
@@ -163,6 +169,14 @@ fn card(
         form,
         allow_subdomains: c.allow_subdomains,
         allow_idp_initiated: c.allow_idp_initiated,
+        sign_requests: config.sign_requests,
+        encrypt_assertions: config.encrypt_assertions,
+        sp_certificate: config.sp_key.as_ref().map(|k| CertCard {
+            subject: k.certificate.subject.clone(),
+            fingerprint: k.certificate.fingerprint_display(),
+            not_after: k.certificate.not_after.format("%Y-%m-%d").to_string(),
+            expires_soon: k.certificate.expires_soon(now),
+        }),
         mapping: MappingView {
             email: config.attribute_mapping.email.clone().unwrap_or_default(),
             first_name: config
@@ -423,6 +437,8 @@ pub async fn save_idp(
 pub struct OptionFields {
     allow_subdomains: Option<String>,
     allow_idp_initiated: Option<String>,
+    sign_requests: Option<String>,
+    encrypt_assertions: Option<String>,
 }
 
 /// `POST /security/connection/{id}/options`
@@ -437,6 +453,10 @@ pub async fn save_options(
     let patch = ConnectionPatch {
         allow_subdomains: Some(form.data.allow_subdomains.is_some()),
         allow_idp_initiated: Some(form.data.allow_idp_initiated.is_some()),
+        sp_options: SpOptions {
+            sign_requests: Some(form.data.sign_requests.is_some()),
+            encrypt_assertions: Some(form.data.encrypt_assertions.is_some()),
+        },
         ..ConnectionPatch::default()
     };
     let notice = match services

@@ -40,6 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::get().to(security_tab::open_embed_token),
         )
         .route("/saml/{id}/metadata", web::get().to(saml::metadata))
+        .route("/saml/{id}/certificate", web::get().to(saml::certificate))
         .service(
             web::resource("/saml/{id}/acs")
                 .app_data(web::PayloadConfig::new(saml::ACS_BODY_LIMIT + 1))

@@ -18,6 +18,13 @@ pub async fn metadata(
         return Err(PageError::not_found());
     }
     let urls = crate::saml::sp::urls(&services.config.public_origin(), &c.id);
+    // The settings being set up: the identity provider imports these.
+    let config = crate::services::connections::saml_config(&c);
+    let keys = crate::saml::sp::MetadataKeys {
+        certificate: config.sp_key.as_ref().map(|k| k.certificate.der.as_str()),
+        sign_requests: config.sign_requests,
+        encrypt_assertions: config.encrypt_assertions,
+    };
     Ok(HttpResponse::Ok()
         .content_type("application/samlmetadata+xml; charset=utf-8")
         .insert_header((
@@ -25,7 +32,28 @@ pub async fn metadata(
             format!("inline; filename=\"gatehouse-{}-metadata.xml\"", c.id),
         ))
         .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .body(crate::saml::sp::metadata_xml(&urls)))
+        .body(crate::saml::sp::metadata_xml(&urls, keys)))
+}
+
+/// `GET /saml/{connection_id}/certificate`: Gatehouse's certificate for
+/// the connection (PEM), for identity providers that take it as a file.
+pub async fn certificate(
+    services: web::Data<Services>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let c = services.get_connection(&id).await?;
+    let config = crate::services::connections::saml_config(&c);
+    let Some(pair) = config.sp_key.filter(|_| c.protocol() == Protocol::Saml) else {
+        return Err(PageError::not_found());
+    };
+    Ok(HttpResponse::Ok()
+        .content_type("application/x-pem-file")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"gatehouse-{}.pem\"", c.id),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(pair.certificate.to_pem()))
 }
 
 /// Largest ACS body: real responses with many groups run past 100 KB.

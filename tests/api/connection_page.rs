@@ -202,12 +202,44 @@ on_both!(options_and_attribute_names_are_saved_from_the_page, |app| {
     .await;
     let html = page(&app, &browser).await;
     assert!(html.contains("id=\"map-email\" name=\"email\" type=\"text\" value=\"mail\""));
+    assert!(!html.contains("Download certificate"));
+    let certificate_url = app.url(&format!("/saml/{id}/certificate"));
+    let res = browser.get(&certificate_url).send().await.expect("get");
+    assert_eq!(res.status(), 404, "no certificate before it is needed");
+
+    // Signing and encryption: a certificate to download appears.
+    post(
+        &app,
+        &browser,
+        &format!("/security/connection/{id}/options"),
+        &[
+            ("csrf_token", &csrf),
+            ("allow_subdomains", "on"),
+            ("sign_requests", "on"),
+            ("encrypt_assertions", "on"),
+        ],
+    )
+    .await;
+    let c = connection(&app, &org_id).await;
+    assert_eq!(c["allow_subdomains"], true, "kept");
+    assert_eq!(c["sp"]["sign_requests"], true);
+    assert_eq!(c["sp"]["encrypt_assertions"], true);
+    let html = page(&app, &browser).await;
+    assert!(html.contains("Download certificate"));
+    assert!(html.contains("to verify Gatehouse's signed requests and to encrypt assertions"));
+    let res = browser.get(&certificate_url).send().await.expect("get");
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.text().await.expect("pem"),
+        c["sp"]["certificate"]["pem"].as_str().expect("pem")
+    );
+
     let events = app
         .events(&format!(
             "organization_id={org_id}&action=connection.updated"
         ))
         .await;
-    assert_eq!(events.len(), 2);
+    assert_eq!(events.len(), 3);
 });
 
 on_both!(

@@ -593,37 +593,41 @@ impl TestIdp {
 
     /// A SAMLResponse (base64) built and signed by the Python tool.
     pub fn response(&self, params: &Value) -> String {
-        use std::io::Write;
         let mut input = json!({ "key_pem": self.key_pem, "cert_pem": self.cert_pem });
         if let (Some(base), Some(extra)) = (input.as_object_mut(), params.as_object()) {
             for (k, v) in extra {
                 base.insert(k.clone(), v.clone());
             }
         }
+        Self::script("idp.py", &input)["saml_response"]
+            .as_str()
+            .expect("saml_response")
+            .to_string()
+    }
+
+    /// Runs one of the Python tools in tests/saml: a JSON object in, one out.
+    pub fn script(name: &str, input: &Value) -> Value {
+        use std::io::Write;
         let mut child = std::process::Command::new(Self::python())
-            .arg(format!("{}/tests/saml/idp.py", env!("CARGO_MANIFEST_DIR")))
+            .arg(format!("{}/tests/saml/{name}", env!("CARGO_MANIFEST_DIR")))
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
-            .expect("run the Python signer");
+            .expect("run the Python tool");
         child
             .stdin
             .take()
             .expect("stdin")
             .write_all(input.to_string().as_bytes())
             .expect("write");
-        let out = child.wait_with_output().expect("signer ran");
+        let out = child.wait_with_output().expect("the tool ran");
         assert!(
             out.status.success(),
-            "signer failed: {}",
+            "{name} failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let answer: Value = serde_json::from_slice(&out.stdout).expect("signer answers JSON");
-        answer["saml_response"]
-            .as_str()
-            .expect("saml_response")
-            .to_string()
+        serde_json::from_slice(&out.stdout).expect("the tool answers JSON")
     }
 }
 

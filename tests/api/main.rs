@@ -19,3 +19,4 @@ mod organizations;
 mod portal;
 mod problems;
 mod saml;
+mod saml_keys;

@@ -7,7 +7,7 @@ use std::io::Read;
 
 use base64::Engine;
 use chrono::{Duration, SecondsFormat, Utc};
-use gatehouse::services::saml_signin::FlowPurpose;
+use gatehouse::services::saml_signin::{FlowPurpose, SignInStart};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, TestIdp, error_code, on_both};
@@ -15,15 +15,15 @@ use crate::helpers::{TestApp, TestIdp, error_code, on_both};
 const IDP_ENTITY: &str = "https://idp.acme.test/metadata";
 
 /// A SAML connection of organization Acme with a verified domain acme.test.
-struct Saml {
-    org: String,
-    conn: String,
-    acs: String,
-    audience: String,
+pub(crate) struct Saml {
+    pub org: String,
+    pub conn: String,
+    pub acs: String,
+    pub audience: String,
 }
 
 impl Saml {
-    async fn new(app: &TestApp, extra: Value) -> Self {
+    pub async fn new(app: &TestApp, extra: Value) -> Self {
         let org = app.create_org("Acme", true).await;
         let org_id = org["id"].as_str().expect("id");
         let res = app
@@ -49,7 +49,7 @@ impl Saml {
         Self::for_org(app, org_id, extra).await
     }
 
-    async fn for_org(app: &TestApp, org_id: &str, extra: Value) -> Self {
+    pub async fn for_org(app: &TestApp, org_id: &str, extra: Value) -> Self {
         let mut body = json!({ "provider": "custom_saml", "saml": {
             "sso_url": "https://idp.acme.test/sso", "entity_id": IDP_ENTITY, "certificate_pem": TestIdp::shared().cert_pem } });
         if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
@@ -72,12 +72,15 @@ impl Saml {
 
     /// Starts a sign-in the way the browser would; answers the AuthnRequest
     /// ID and the RelayState.
-    async fn start(&self, app: &TestApp, purpose: FlowPurpose) -> (String, String) {
-        let url = app
+    pub async fn start(&self, app: &TestApp, purpose: FlowPurpose) -> (String, String) {
+        let start = app
             .services
             .start_saml_sign_in(&self.conn, purpose, json!({}))
             .await
             .expect("start");
+        let SignInStart::Redirect(url) = start else {
+            panic!("expected the redirect binding: {start:?}");
+        };
         let url = url::Url::parse(&url).expect("url");
         assert!(url.as_str().starts_with("https://idp.acme.test/sso?"));
         let pairs: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
@@ -108,7 +111,7 @@ impl Saml {
         })
     }
 
-    fn sign(&self, in_response_to: Option<&str>, changes: Value) -> String {
+    pub fn sign(&self, in_response_to: Option<&str>, changes: Value) -> String {
         let mut p = self.params(in_response_to);
         if let (Some(b), Some(e)) = (p.as_object_mut(), changes.as_object()) {
             for (k, v) in e {
@@ -119,7 +122,7 @@ impl Saml {
     }
 
     /// Posts to the ACS: status, error code header, body.
-    async fn post(
+    pub async fn post(
         &self,
         app: &TestApp,
         saml_response: &str,
@@ -152,7 +155,7 @@ impl Saml {
     }
 
     /// A full test flow with one change; answers the error code.
-    async fn rejects(&self, app: &TestApp, changes: Value) -> String {
+    pub async fn rejects(&self, app: &TestApp, changes: Value) -> String {
         let (request_id, relay) = self.start(app, FlowPurpose::Test).await;
         let response = self.sign(Some(&request_id), changes);
         let (status, code, body) = self.post(app, &response, Some(&relay)).await;

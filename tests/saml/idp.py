@@ -90,9 +90,10 @@ STRING_FIELDS = {
     "name_id", "name_id_format", "session_index", "issue_instant", "not_before",
     "not_on_or_after", "response_id", "assertion_id", "status", "status_message",
     "sub_status", "sign", "algorithm", "attack", "attacker_name_id",
-    "name_id_suffix", "xxe_target",
+    "name_id_suffix", "xxe_target", "encrypt_cert_pem", "encryption",
+    "key_transport", "key_placement",
 }
-BOOL_FIELDS = {"omit_audience", "omit_destination", "omit_recipient", "line_breaks"}
+BOOL_FIELDS = {"omit_audience", "omit_destination", "omit_recipient", "line_breaks", "encrypt_tamper"}
 KNOWN_FIELDS = STRING_FIELDS | BOOL_FIELDS | {"attributes"}
 
 TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$")
@@ -211,8 +212,21 @@ def parse_input(raw):
         except ValueError as e:
             raise InputError("%s %r: %s" % (k, data[k], e))
 
-    for k in ("omit_audience", "omit_destination", "omit_recipient", "line_breaks"):
+    for k in ("omit_audience", "omit_destination", "omit_recipient", "line_breaks", "encrypt_tamper"):
         data.setdefault(k, False)
+
+    if data.get("encrypt_cert_pem"):
+        if data.get("attack"):
+            raise InputError("attacks and encryption do not combine")
+        data.setdefault("encryption", "aes256-gcm")
+        if data["encryption"] not in CONTENT_ALGORITHMS:
+            raise InputError("encryption must be one of %s" % ", ".join(CONTENT_ALGORITHMS))
+        data.setdefault("key_transport", "rsa-oaep-mgf1p")
+        if data["key_transport"] not in KEY_TRANSPORTS:
+            raise InputError("key_transport must be one of %s" % ", ".join(KEY_TRANSPORTS))
+        data.setdefault("key_placement", "key_info")
+        if data["key_placement"] not in ("key_info", "sibling"):
+            raise InputError("key_placement must be 'key_info' or 'sibling'")
 
     needs_key = data["sign"] != "none" and attack != "other_key"
     if needs_key:
@@ -580,9 +594,101 @@ def apply_attack(root, d):
 # ---------------------------------------------------------------------------
 
 
+# ---------------------------------------------------------------------------
+# encryption: done by the xmlsec1 command line (XML Encryption 1.0 as
+# libxmlsec1 implements it), never by this script.
+
+NS_XENC = "http://www.w3.org/2001/04/xmlenc#"
+CONTENT_ALGORITHMS = {
+    "aes128-cbc": ("http://www.w3.org/2001/04/xmlenc#aes128-cbc", "aes-128"),
+    "aes256-cbc": ("http://www.w3.org/2001/04/xmlenc#aes256-cbc", "aes-256"),
+    "aes128-gcm": ("http://www.w3.org/2009/xmlenc11#aes128-gcm", "aes-128"),
+    "aes256-gcm": ("http://www.w3.org/2009/xmlenc11#aes256-gcm", "aes-256"),
+    "tripledes-cbc": ("http://www.w3.org/2001/04/xmlenc#tripledes-cbc", "des-192"),
+}
+KEY_TRANSPORTS = {
+    "rsa-oaep-mgf1p": '<xenc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p">'
+    '<ds:DigestMethod Algorithm="http://www.w3.org/2000/09/xmldsig#sha1"/></xenc:EncryptionMethod>',
+    "rsa-1_5": '<xenc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#rsa-1_5"/>',
+}
+
+
+def xenc(tag):
+    return "{%s}%s" % (NS_XENC, tag)
+
+
+def encrypt_assertion(root, d):
+    """Replaces the saml:Assertion with saml:EncryptedAssertion, encrypted
+    to encrypt_cert_pem by `xmlsec1 encrypt`."""
+    import os
+    import subprocess
+    import tempfile
+
+    content_uri, session_key = CONTENT_ALGORITHMS[d["encryption"]]
+    template = (
+        '<xenc:EncryptedData xmlns:xenc="%s" Type="http://www.w3.org/2001/04/xmlenc#Element">'
+        '<xenc:EncryptionMethod Algorithm="%s"/>'
+        '<ds:KeyInfo xmlns:ds="%s"><xenc:EncryptedKey>%s'
+        "<xenc:CipherData><xenc:CipherValue/></xenc:CipherData></xenc:EncryptedKey></ds:KeyInfo>"
+        "<xenc:CipherData><xenc:CipherValue/></xenc:CipherData></xenc:EncryptedData>"
+    ) % (NS_XENC, content_uri, NS_DS, KEY_TRANSPORTS[d["key_transport"]])
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {name: os.path.join(tmp, name) for name in ("doc.xml", "tmpl.xml", "cert.pem", "out.xml")}
+        with open(paths["doc.xml"], "w") as f:
+            f.write(serialize(root))
+        with open(paths["tmpl.xml"], "w") as f:
+            f.write(template)
+        with open(paths["cert.pem"], "w") as f:
+            f.write(d["encrypt_cert_pem"])
+        done = subprocess.run(
+            ["xmlsec1", "encrypt", "--pubkey-cert-pem", paths["cert.pem"],
+             "--session-key", session_key, "--xml-data", paths["doc.xml"],
+             "--node-xpath", "/*/*[local-name()='Assertion']",
+             "--output", paths["out.xml"], paths["tmpl.xml"]],
+            capture_output=True, text=True,
+        )
+        if done.returncode != 0:
+            raise RuntimeError("xmlsec1 encrypt failed: %s" % done.stderr)
+        with open(paths["out.xml"], "rb") as f:
+            root = etree.fromstring(f.read())
+    data = root.find(xenc("EncryptedData"))
+    wrapper = etree.Element(saml("EncryptedAssertion"))
+    data.addprevious(wrapper)
+    wrapper.append(data)
+    if d["key_placement"] == "sibling":
+        key_info = data.find(ds("KeyInfo"))
+        key = key_info.find(xenc("EncryptedKey"))
+        key.set("Id", "_key1")
+        wrapper.append(key)
+        retrieval = etree.SubElement(key_info, ds("RetrievalMethod"))
+        retrieval.set("URI", "#_key1")
+        retrieval.set("Type", "http://www.w3.org/2001/04/xmlenc#EncryptedKey")
+    return root
+
+
+def tamper(root):
+    """Flips one bit of the encrypted content, as on the way to the SP."""
+    data = root.find(saml("EncryptedAssertion")).find(xenc("EncryptedData"))
+    value = data.find(xenc("CipherData")).find(xenc("CipherValue"))
+    raw = bytearray(base64.b64decode("".join(value.text.split())))
+    raw[len(raw) // 2] ^= 0x01
+    value.text = base64.b64encode(bytes(raw)).decode("ascii")
+
+
 def run(d):
     root = build_response(d)
-    if d["sign"] != "none":
+    if d.get("encrypt_cert_pem"):
+        # Sign the assertion, encrypt it, then sign the response over the
+        # ciphertext: the order identity providers use.
+        key, cert_pem, mode = d.get("_key"), d.get("cert_pem"), d["sign"]
+        if mode in ("assertion", "both"):
+            root = sign_element(root, d["assertion_id"], find_assertion(root), key, cert_pem, d["algorithm"])
+        root = encrypt_assertion(root, d)
+        if mode in ("response", "both"):
+            root = sign_element(root, d["response_id"], root, key, cert_pem, d["algorithm"])
+        if d["encrypt_tamper"]:
+            tamper(root)
+    elif d["sign"] != "none":
         if d.get("attack") == "other_key":
             key, cert_pem = throwaway_key_and_cert(d.get("_cert"))
         else:
