@@ -258,12 +258,6 @@ pub const ALL: &[ErrorCode] = &[
         "Use one of the provider values listed in the message.",
     ),
     code(
-        "provider_not_available",
-        "This kind of connection is not available yet",
-        "OpenID Connect connections are not available in this version of Gatehouse.",
-        "Use a SAML provider for now.",
-    ),
-    code(
         "connection_changed",
         "The connection changed meanwhile",
         "Someone else changed this connection between reading and saving it.",
@@ -561,6 +555,210 @@ pub const ALL: &[ErrorCode] = &[
         "Verify the user's email domain in the Domains step, or fix the email attribute at the identity provider.",
     ),
     code(
+        "connection_protocol_mismatch",
+        "Settings for the other protocol",
+        "A SAML connection was given OpenID Connect settings, or the other way round.",
+        "Send `saml` settings for SAML providers and `oidc` settings for the *_oidc providers and custom_oidc.",
+    ),
+    code(
+        "oidc_settings_incomplete",
+        "OpenID Connect settings are incomplete",
+        "The issuer or discovery URL, the client ID or the client secret is missing.",
+        "Give all three; the provider's guide says where to find them.",
+    ),
+    code(
+        "oidc_settings_invalid",
+        "OpenID Connect settings are not usable",
+        "A value is too long or malformed.",
+        "Copy the client ID and secret again from the provider's console.",
+    ),
+    code(
+        "oidc_discovery_url_invalid",
+        "The issuer or discovery URL is not valid",
+        "What was given is not an https:// URL without a query.",
+        "Give the provider's issuer (for example https://your-company.okta.com) or its /.well-known/openid-configuration URL.",
+    ),
+    code(
+        "oidc_discovery_invalid",
+        "The discovery document is not usable",
+        "The document at the discovery URL is not valid OpenID Connect metadata, or lacks the authorization code flow.",
+        "Check the URL: it must answer the provider's openid-configuration JSON.",
+    ),
+    code(
+        "oidc_discovery_issuer_mismatch",
+        "The discovery document names another issuer",
+        "The document's issuer differs from the URL it was fetched from, which OpenID Connect forbids (it protects against mix-ups between providers).",
+        "Give the provider's exact issuer, as its discovery document spells it.",
+    ),
+    code(
+        "oidc_entra_tenant_required",
+        "Use your own Microsoft Entra tenant",
+        "The shared common, organizations and consumers endpoints accept users of any Microsoft tenant; Gatehouse pins the connection to one.",
+        "Give https://login.microsoftonline.com/<Directory (tenant) ID>/v2.0, or just the tenant ID.",
+    ),
+    code(
+        "oidc_client_auth_unsupported",
+        "The provider takes no client secret",
+        "The provider's token endpoint accepts neither client_secret_basic nor client_secret_post.",
+        "Configure the client at the provider as a confidential web application with a client secret.",
+    ),
+    code(
+        "oidc_scope_invalid",
+        "A scope is not valid",
+        "Scopes are single words without spaces or quotes, 20 at most.",
+        "Remove the scope, or spell it as the provider documents it.",
+    ),
+    code(
+        "oidc_connection_unknown",
+        "Unknown connection",
+        "No OpenID Connect connection has the id in this callback URL; it may have been deleted.",
+        "Copy the redirect URI again from the connection step into the provider.",
+    ),
+    code(
+        "oidc_state_missing",
+        "The answer carries no state",
+        "The provider's answer has no state parameter, so it cannot be matched to a sign-in started by Gatehouse (a sign-in started at the provider's dashboard cannot be completed this way).",
+        "Start the sign-in from the application.",
+    ),
+    code(
+        "oidc_state_mismatch",
+        "The answer does not match a sign-in",
+        "The state is unknown, was cut off, or belongs to a sign-in of another connection.",
+        "Start the sign-in again from the application; check that the redirect URI at the provider is this connection's.",
+    ),
+    code(
+        "oidc_state_replayed",
+        "The answer was already used",
+        "Each sign-in's answer can be used once; this one came a second time (a reload, the back button, or a replay).",
+        "Start the sign-in again.",
+    ),
+    code(
+        "oidc_request_expired",
+        "The sign-in expired",
+        "More than 10 minutes passed between starting the sign-in and the provider's answer.",
+        "Start the sign-in again.",
+    ),
+    code(
+        "oidc_issuer_mismatch",
+        "The answer comes from another issuer",
+        "The answer or the ID token names another issuer than the provider the sign-in was sent to: a misconfiguration, or an attempt to mix up providers.",
+        "Check the issuer in the connection's settings.",
+    ),
+    code(
+        "oauth_access_denied",
+        "The provider did not let the user in",
+        "The identity provider answered access_denied: the user is not assigned to the application, or declined.",
+        "Assign the user (or their group) to the application at the provider.",
+    ),
+    code(
+        "oauth_authorization_error",
+        "The provider refused the request",
+        "The identity provider answered the sign-in request with an error other than access_denied (its words are shown).",
+        "Check the client ID, the redirect URI and the allowed scopes at the provider.",
+    ),
+    code(
+        "oauth_token_exchange_error",
+        "The code could not be exchanged for tokens",
+        "The provider's token endpoint refused the code or could not be reached; its own error and description are shown.",
+        "For invalid_client, check the client ID and secret (secrets expire); for invalid_grant, start again; otherwise check that the provider is reachable.",
+    ),
+    code(
+        "oauth_fetch_user_error",
+        "The user's details could not be fetched",
+        "The ID token lacks the email address and the provider's userinfo endpoint did not supply it, or described another user.",
+        "Release the email claim in the ID token, or allow the userinfo endpoint for this client.",
+    ),
+    code(
+        "oidc_id_token_invalid",
+        "The ID token is malformed",
+        "The ID token is not a well-formed signed JWT, or lacks a required claim (sub, exp, iat).",
+        "Check the provider's client configuration; a standard OpenID Connect provider always sends these.",
+    ),
+    code(
+        "oidc_id_token_algorithm_not_allowed",
+        "The ID token's algorithm is not accepted",
+        "The token is unsigned (alg none) or signed with a shared secret (HMAC); Gatehouse accepts RSA (RS/PS) and ECDSA signatures only.",
+        "Set the client's ID token signing algorithm to RS256 at the provider.",
+    ),
+    code(
+        "oidc_id_token_key_unknown",
+        "The ID token's key is unknown",
+        "The token names a signing key the provider does not publish at its jwks_uri, even after fetching the keys again.",
+        "Check the provider's key configuration; if it just rotated keys, try again in a minute.",
+    ),
+    code(
+        "oidc_id_token_signature_invalid",
+        "The ID token's signature is invalid",
+        "The signature does not verify with the provider's published key: the token was changed or forged.",
+        "Try again; if it persists, check that the issuer in the settings is the provider that issues the tokens.",
+    ),
+    code(
+        "oidc_jwks_unavailable",
+        "The provider's keys could not be fetched",
+        "Gatehouse could not fetch the provider's signing keys (jwks_uri) to check the ID token.",
+        "Check that the provider is up and its jwks_uri is reachable from Gatehouse.",
+    ),
+    code(
+        "oidc_jwks_invalid",
+        "The provider's keys are not readable",
+        "The document at the provider's jwks_uri is not a JSON Web Key Set.",
+        "Check the provider's discovery document and key endpoint.",
+    ),
+    code(
+        "oidc_audience_mismatch",
+        "The ID token is meant for another application",
+        "The token's audience (aud, or azp with several audiences) is not this connection's client ID.",
+        "Check the client ID in the connection's settings.",
+    ),
+    code(
+        "oidc_id_token_expired",
+        "The ID token has expired",
+        "The token's exp is past, or it was issued more than an hour ago (two minutes of clock difference allowed).",
+        "Check the clocks of the provider and of Gatehouse, then sign in again.",
+    ),
+    code(
+        "oidc_id_token_iat_invalid",
+        "The ID token's times are in the future",
+        "The token claims to be issued (iat) or valid (nbf) in the future.",
+        "Check the provider's clock.",
+    ),
+    code(
+        "oidc_nonce_mismatch",
+        "The ID token belongs to another sign-in",
+        "The token does not carry the nonce of this sign-in: it was issued for another one, or replayed.",
+        "Start the sign-in again.",
+    ),
+    code(
+        "oidc_email_missing",
+        "The user's email address is missing",
+        "Neither the ID token nor userinfo carries an email address Gatehouse can use.",
+        "Ask the provider to release the email claim (scope email); for Entra ID add the optional email claim, or give the user a mailbox.",
+    ),
+    code(
+        "oidc_email_not_verified",
+        "The user's email address is not verified",
+        "The provider does not vouch for the email address (email_verified is not true).",
+        "Verify the user's email at the provider, or have it send email_verified.",
+    ),
+    code(
+        "oidc_tenant_mismatch",
+        "The user belongs to another Microsoft tenant",
+        "The ID token's tenant (tid) is not the tenant this connection is pinned to.",
+        "Sign in with an account of the organization's own Entra tenant.",
+    ),
+    code(
+        "oidc_hosted_domain_mismatch",
+        "Not an account of the organization's Google Workspace",
+        "The user signed in with a personal Google account or one of another Workspace (the hd claim).",
+        "Sign in with a Google Workspace account at one of the organization's verified domains.",
+    ),
+    code(
+        "oidc_email_address_domain_mismatch",
+        "The user's email domain is not verified",
+        "The email address the provider vouched for is not at one of the organization's verified SSO domains.",
+        "Verify the user's email domain in the Domains step, or fix the user's email at the provider.",
+    ),
+    code(
         "connection_inactive",
         "Single sign-on is not active",
         "The connection is not active, so it cannot sign people in.",
@@ -575,6 +773,57 @@ pub fn lookup(code: &str) -> Option<&'static ErrorCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every code the sign-in and settings code can produce has a page.
+    #[test]
+    fn every_code_in_the_source_is_catalogued() {
+        fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).expect("src").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    files(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    out.push(path);
+                }
+            }
+        }
+        let mut all = Vec::new();
+        files(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut all,
+        );
+        let markers = [
+            "SignInError::new(",
+            "AcsError::new(",
+            "SignInError::mismatch(",
+            "AcsError::mismatch(",
+            "code: \"",
+            "refused(",
+            "SettingsError::new(",
+            "FetchError::new(",
+        ];
+        let mut missing = Vec::new();
+        for path in all {
+            let text = std::fs::read_to_string(&path).expect("read");
+            for marker in markers {
+                for (at, _) in text.match_indices(marker) {
+                    let rest = text[at + marker.len()..].trim_start();
+                    let rest = rest.strip_prefix('"').unwrap_or(rest);
+                    let code: String = rest
+                        .chars()
+                        .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                        .collect();
+                    let is_code = code.contains('_') && rest[code.len()..].starts_with('"');
+                    if is_code && lookup(&code).is_none() && code != "internal_error" {
+                        missing.push(format!("{code} ({})", path.display()));
+                    }
+                }
+            }
+        }
+        missing.sort();
+        missing.dedup();
+        assert!(missing.is_empty(), "not in the catalogue: {missing:#?}");
+    }
 
     #[test]
     fn codes_are_unique_and_written_out() {

@@ -16,6 +16,7 @@ pub mod domain;
 pub mod error_codes;
 pub mod fetch;
 pub mod ids;
+pub mod oidc;
 pub mod saml;
 pub mod services;
 pub mod startup;

@@ -134,6 +134,13 @@ async fn background_jobs(services: Services) {
         {
             tracing::warn!(error = %e, "purging expired SAML state failed");
         }
+        if let Err(e) = services
+            .store
+            .purge_expired_oidc_flows(services.clock.now())
+            .await
+        {
+            tracing::warn!(error = %e, "purging expired OIDC flows failed");
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use super::views::{ConnectionView, List};
 use crate::domain::connections::Connection;
 use crate::services::Services;
 use crate::services::connections::{ConnectionPatch, NewConnection, SamlInput, SpOptions};
+use crate::services::oidc_settings::OidcInput;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,6 +44,37 @@ impl SamlBody {
     }
 }
 
+/// Scopes as a list or one space-separated string.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Scopes {
+    List(Vec<String>),
+    Text(String),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcBody {
+    discovery_url: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    scopes: Option<Scopes>,
+}
+
+impl OidcBody {
+    fn input(self) -> OidcInput {
+        OidcInput {
+            discovery_url: self.discovery_url,
+            client_id: self.client_id,
+            client_secret: self.client_secret,
+            scopes: self.scopes.map(|s| match s {
+                Scopes::List(list) => list,
+                Scopes::Text(text) => vec![text],
+            }),
+        }
+    }
+}
+
 fn view(services: &Services, c: Connection) -> ConnectionView {
     ConnectionView::new(c, &services.config.public_origin(), services.clock.now())
 }
@@ -52,7 +84,7 @@ fn view(services: &Services, c: Connection) -> ConnectionView {
 pub struct CreateBody {
     provider: String,
     saml: Option<SamlBody>,
-    oidc: Option<serde_json::Value>,
+    oidc: Option<OidcBody>,
     allow_subdomains: Option<bool>,
     allow_idp_initiated: Option<bool>,
 }
@@ -70,7 +102,7 @@ pub async fn create(
             .allow_idp_initiated
             .or(b.saml.as_ref().and_then(|s| s.allow_idp_initiated)),
         saml: b.saml.as_ref().map(SamlBody::input),
-        has_oidc: b.oidc.is_some(),
+        oidc: b.oidc.map(OidcBody::input),
         allow_subdomains: b.allow_subdomains,
         sp_options: SamlBody::sp_options(b.saml.as_ref()),
     };
@@ -118,7 +150,7 @@ pub struct MappingBody {
 pub struct PatchBody {
     saml: Option<SamlBody>,
     attribute_mapping: Option<MappingBody>,
-    oidc: Option<serde_json::Value>,
+    oidc: Option<OidcBody>,
     allow_subdomains: Option<bool>,
     allow_idp_initiated: Option<bool>,
 }
@@ -130,15 +162,8 @@ pub async fn update(
     body: JsonBody<PatchBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.0;
-    if b.oidc.is_some() {
-        return Err(crate::services::ServiceError::Refused {
-            code: "provider_not_available",
-            message: "OpenID Connect settings are not available in this version of Gatehouse yet."
-                .into(),
-        }
-        .into());
-    }
     let patch = ConnectionPatch {
+        oidc: b.oidc.map(OidcBody::input),
         attribute_mapping: b
             .attribute_mapping
             .map(|m| crate::saml::config::AttributeMapping {

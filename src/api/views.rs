@@ -170,6 +170,20 @@ pub struct SpView {
     pub certificate: Option<SpCertificateView>,
 }
 
+/// An OIDC connection's settings; the client secret never comes back, only
+/// whether it is set and its last characters.
+#[derive(Serialize)]
+pub struct OidcView {
+    pub discovery_url: Option<String>,
+    pub issuer: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret_set: bool,
+    pub client_secret_hint: Option<String>,
+    pub scopes: String,
+    pub token_endpoint_auth_method: Option<&'static str>,
+    pub tenant_id: Option<String>,
+}
+
 #[derive(Serialize)]
 pub struct SpCertificateView {
     pub pem: String,
@@ -208,6 +222,11 @@ pub struct ConnectionView {
     pub live_config_version: Option<i64>,
     pub sp: Option<SpView>,
     pub idp: Option<IdpView>,
+    /// OIDC: the redirect URI to register at the provider.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oidc_redirect_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oidc: Option<OidcView>,
     pub created_at: String,
     pub activated_at: Option<String>,
 }
@@ -220,6 +239,28 @@ impl ConnectionView {
     ) -> Self {
         use crate::domain::connections::Protocol;
         use crate::saml::config::{Binding, Source};
+        let (oidc_redirect_uri, oidc) = match c.protocol() {
+            Protocol::Oidc => {
+                let o = crate::services::oidc_settings::oidc_config(&c);
+                (
+                    Some(crate::oidc::config::redirect_uri(public_origin, &c.id)),
+                    Some(OidcView {
+                        scopes: o.scope(),
+                        discovery_url: o.discovery_url,
+                        issuer: o.provider.as_ref().map(|p| p.issuer.clone()),
+                        client_id: o.client_id,
+                        client_secret_set: o.client_secret.is_some(),
+                        client_secret_hint: o.client_secret_hint,
+                        token_endpoint_auth_method: o
+                            .provider
+                            .as_ref()
+                            .map(|p| p.token_auth.as_str()),
+                        tenant_id: o.tenant_id,
+                    }),
+                )
+            }
+            Protocol::Saml => (None, None),
+        };
         let (sp, idp) = match c.protocol() {
             Protocol::Saml => {
                 let urls = crate::saml::sp::urls(public_origin, &c.id);
@@ -274,6 +315,8 @@ impl ConnectionView {
             live_config_version: c.lifecycle.live_version,
             sp,
             idp,
+            oidc_redirect_uri,
+            oidc,
             created_at: time(c.created_at),
             activated_at: c.activated_at.map(time),
             id: c.id,

@@ -6,6 +6,7 @@ pub mod connections;
 pub mod domains;
 pub mod organization;
 pub mod origin;
+pub mod sign_in;
 pub mod wizard;
 
 /// A value a caller gave that breaks a rule; `field` names the input.

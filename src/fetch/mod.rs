@@ -281,6 +281,55 @@ impl Fetcher {
     }
 }
 
+/// An answer of any status, from `Fetcher::send`.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
+impl Fetcher {
+    /// One request to an endpoint a provider named (token, userinfo), with
+    /// the same address checks and caps as `get` but no redirects followed:
+    /// such endpoints answer directly, and a redirect would carry the
+    /// client's credentials elsewhere. Any status is answered, with its body.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        build: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> Result<Answer, FetchError> {
+        let checked = self.check_url(url)?;
+        let res = build(self.client.request(method, checked.clone()))
+            .send()
+            .await
+            .map_err(|e| describe(&checked, &e))?;
+        if res.content_length().is_some_and(|n| n > MAX_BYTES as u64) {
+            return Err(too_large(&checked));
+        }
+        let status = res.status().as_u16();
+        let content_type = res
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let mut res = res;
+        let mut body = Vec::new();
+        while let Some(chunk) = res.chunk().await.map_err(|e| describe(&checked, &e))? {
+            if body.len() + chunk.len() > MAX_BYTES {
+                return Err(too_large(&checked));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Answer {
+            status,
+            content_type,
+            body,
+        })
+    }
+}
+
 fn internal_refusal(url: &Url) -> FetchError {
     FetchError::new(
         "fetch_private_address",

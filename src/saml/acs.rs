@@ -47,40 +47,8 @@ pub const ALLOWED_ALGORITHMS: &[AllowedSignatureAlgorithm] = &[
     AllowedSignatureAlgorithm::EcdsaSha512,
 ];
 
-/// A failed validation: a code from the catalogue, what went wrong, and
-/// where it helps, what Gatehouse expected and what it received.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{code}: {detail}")]
-pub struct AcsError {
-    pub code: &'static str,
-    pub detail: String,
-    pub expected: Option<String>,
-    pub received: Option<String>,
-}
-
-impl AcsError {
-    pub fn new(code: &'static str, detail: impl Into<String>) -> Self {
-        Self {
-            code,
-            detail: detail.into(),
-            expected: None,
-            received: None,
-        }
-    }
-
-    fn mismatch(
-        code: &'static str,
-        detail: impl Into<String>,
-        expected: &str,
-        received: Option<&str>,
-    ) -> Self {
-        Self {
-            expected: Some(expected.to_string()),
-            received: Some(received.unwrap_or("(nothing)").to_string()),
-            ..Self::new(code, detail)
-        }
-    }
-}
+/// A failed validation (the name the SAML code knows it by).
+pub use crate::domain::sign_in::SignInError as AcsError;
 
 fn malformed(detail: impl Into<String>) -> AcsError {
     AcsError::new("saml_response_malformed", detail)

@@ -3,11 +3,13 @@
 
 use serde_json::json;
 
+use super::oidc_settings::{OidcInput, oidc_config};
 use super::{ServiceError, ServiceResult, Services};
 use crate::domain::audit::{ChangeContext, NewEvent};
 use crate::domain::connections::{Connection, Lifecycle, Protocol, Provider, State};
 use crate::domain::domains::{Purpose, Status};
 use crate::ids::{self, Kind};
+use crate::oidc::config::OidcConfig;
 use crate::saml::config::{AttributeMapping, Binding, IdpSettings, SamlConfig, Source};
 use crate::saml::sp_key::SpKey;
 use crate::saml::{SettingsError, certificates, metadata};
@@ -42,7 +44,7 @@ impl SamlInput {
 pub struct NewConnection {
     pub provider: String,
     pub saml: Option<SamlInput>,
-    pub has_oidc: bool,
+    pub oidc: Option<OidcInput>,
     pub allow_subdomains: Option<bool>,
     pub allow_idp_initiated: Option<bool>,
     pub sp_options: SpOptions,
@@ -58,11 +60,26 @@ pub struct SpOptions {
 #[derive(Debug, Clone, Default)]
 pub struct ConnectionPatch {
     pub saml: Option<SamlInput>,
+    pub oidc: Option<OidcInput>,
     /// Which attributes supply the identity; part of the settings version.
     pub attribute_mapping: Option<AttributeMapping>,
     pub allow_subdomains: Option<bool>,
     pub allow_idp_initiated: Option<bool>,
     pub sp_options: SpOptions,
+}
+
+fn protocol_mismatch(provider: Provider) -> ServiceError {
+    let (wanted, other) = match provider.protocol() {
+        Protocol::Saml => ("saml", "oidc"),
+        Protocol::Oidc => ("oidc", "saml"),
+    };
+    ServiceError::Refused {
+        code: "connection_protocol_mismatch",
+        message: format!(
+            "{} connections take `{wanted}` settings, not `{other}` ones.",
+            provider.display_name()
+        ),
+    }
 }
 
 fn settings_error(e: SettingsError) -> ServiceError {
@@ -212,19 +229,38 @@ impl Services {
                         .join(", ")
                 ),
             })?;
-        if provider.protocol() == Protocol::Oidc || input.has_oidc {
-            return Err(ServiceError::Refused {
-                code: "provider_not_available",
-                message: "OpenID Connect connections are not available in this version of Gatehouse yet; use a SAML provider.".into(),
-            });
-        }
-        let mut config = match input.saml.as_ref().filter(|s| !s.is_empty()) {
-            Some(saml) => self.resolve_saml(saml, &SamlConfig::default()).await?,
-            None => SamlConfig::default(),
-        };
         let id = ids::new_id(Kind::Connection);
-        self.apply_sp_options(&mut config, &id, input.sp_options)
-            .await?;
+        let saml_given = input.saml.as_ref().is_some_and(|s| !s.is_empty())
+            || input.sp_options.sign_requests.is_some()
+            || input.sp_options.encrypt_assertions.is_some();
+        let config = match provider.protocol() {
+            Protocol::Saml => {
+                if input.oidc.is_some() {
+                    return Err(protocol_mismatch(provider));
+                }
+                let mut config = match input.saml.as_ref().filter(|s| !s.is_empty()) {
+                    Some(saml) => self.resolve_saml(saml, &SamlConfig::default()).await?,
+                    None => SamlConfig::default(),
+                };
+                self.apply_sp_options(&mut config, &id, input.sp_options)
+                    .await?;
+                serde_json::to_value(&config)
+            }
+            Protocol::Oidc => {
+                if saml_given {
+                    return Err(protocol_mismatch(provider));
+                }
+                let config = match input.oidc.as_ref().filter(|o| !o.is_empty()) {
+                    Some(oidc) => {
+                        self.resolve_oidc(provider, &id, oidc, &OidcConfig::default())
+                            .await?
+                    }
+                    None => OidcConfig::default(),
+                };
+                serde_json::to_value(&config)
+            }
+        }
+        .map_err(|e| ServiceError::Unexpected(e.into()))?;
         let now = self.clock.now();
         let connection = Connection {
             id,
@@ -233,8 +269,7 @@ impl Services {
             lifecycle: Lifecycle::new(),
             allow_subdomains: input.allow_subdomains.unwrap_or(false),
             allow_idp_initiated: input.allow_idp_initiated.unwrap_or(false),
-            config: serde_json::to_value(&config)
-                .map_err(|e| ServiceError::Unexpected(e.into()))?,
+            config,
             live_config: None,
             created_at: now,
             updated_at: now,
@@ -309,6 +344,28 @@ impl Services {
         let before = self.get_connection(id).await?;
         let mut c = before.clone();
         let mut changes = serde_json::Map::new();
+        let is_oidc = before.protocol() == Protocol::Oidc;
+        let saml_given = patch.saml.as_ref().is_some_and(|s| !s.is_empty())
+            || patch.attribute_mapping.is_some()
+            || patch.sp_options.sign_requests.is_some()
+            || patch.sp_options.encrypt_assertions.is_some();
+        if (is_oidc && saml_given) || (!is_oidc && patch.oidc.is_some()) {
+            return Err(protocol_mismatch(before.provider));
+        }
+        if let Some(oidc) = patch.oidc.as_ref().filter(|o| !o.is_empty()) {
+            let config = self
+                .resolve_oidc(before.provider, &before.id, oidc, &oidc_config(&before))
+                .await?;
+            c.config =
+                serde_json::to_value(&config).map_err(|e| ServiceError::Unexpected(e.into()))?;
+            if c.config != before.config {
+                c.lifecycle = before.lifecycle.after_config_change();
+                changes.insert(
+                    "idp_settings".into(),
+                    json!({ "config_version": c.lifecycle.config_version }),
+                );
+            }
+        }
         if let Some(saml) = patch.saml.as_ref().filter(|s| !s.is_empty()) {
             let config = self.resolve_saml(saml, &saml_config(&before)).await?;
             c.config =
@@ -322,9 +379,10 @@ impl Services {
             }
         }
         let mut config = saml_config(&c);
-        if self
-            .apply_sp_options(&mut config, &c.id, patch.sp_options)
-            .await?
+        if !is_oidc
+            && self
+                .apply_sp_options(&mut config, &c.id, patch.sp_options)
+                .await?
         {
             c.config =
                 serde_json::to_value(&config).map_err(|e| ServiceError::Unexpected(e.into()))?;
@@ -534,7 +592,7 @@ impl Services {
             .count();
         let complete = match before.protocol() {
             Protocol::Saml => saml_config(&before).is_complete(),
-            Protocol::Oidc => false,
+            Protocol::Oidc => oidc_config(&before).is_complete(),
         };
         let lifecycle = before
             .lifecycle

@@ -17,6 +17,8 @@ pub mod api_keys;
 pub mod audit;
 pub mod connections;
 pub mod domains;
+pub mod oidc_settings;
+pub mod oidc_signin;
 pub mod organizations;
 pub mod saml_signin;
 
@@ -29,6 +31,8 @@ pub struct Services {
     pub secret_key: SecretKey,
     pub dns: TxtResolver,
     pub fetcher: Fetcher,
+    /// OIDC providers' signing keys, cached on this instance.
+    pub jwks: Arc<crate::oidc::jwks::JwksCache>,
 }
 
 impl Services {
@@ -47,6 +51,7 @@ impl Services {
             secret_key,
             dns,
             fetcher,
+            jwks: Arc::default(),
         }
     }
 }

@@ -340,12 +340,16 @@ impl Services {
 
         let identity =
             identity::map(&validated, &config.attribute_mapping).map_err(&with_context)?;
-        self.check_email_domain(&connection, &identity.email)
-            .await
-            .map_err(|e| match e {
-                Ok(error) => with_context(error),
-                Err(e) => unexpected(e),
-            })?;
+        self.check_email_domain(
+            &connection,
+            &identity.email,
+            "saml_email_address_domain_mismatch",
+        )
+        .await
+        .map_err(|e| match e {
+            Ok(error) => with_context(error),
+            Err(e) => unexpected(e),
+        })?;
         Ok(SamlSignIn {
             connection,
             identity,
@@ -355,10 +359,11 @@ impl Services {
 
     /// The email's domain must be a verified SSO domain of the connection's
     /// organization (or under one, where subdomains are allowed).
-    async fn check_email_domain(
+    pub(super) async fn check_email_domain(
         &self,
         connection: &Connection,
         email: &str,
+        code: &'static str,
     ) -> Result<(), Result<AcsError, ServiceError>> {
         let domains = self
             .store
@@ -385,7 +390,7 @@ impl Services {
             }),
             received: Some(email_domain),
             ..AcsError::new(
-                "saml_email_address_domain_mismatch",
+                code,
                 "The user's email address is not at a verified domain of this organization.",
             )
         }))
@@ -400,7 +405,9 @@ fn sp_key_problem(e: &SpKeyError) -> String {
 }
 
 /// The settings sign-ins use: the live version of an active connection.
-fn live_config(connection: &Connection) -> Result<SamlConfig, AcsError> {
+pub(super) fn live_config<T: serde::de::DeserializeOwned>(
+    connection: &Connection,
+) -> Result<T, AcsError> {
     if connection.state() != State::Active {
         return Err(AcsError::new(
             "connection_inactive",

@@ -21,6 +21,7 @@ pub mod connections;
 pub mod domains;
 pub mod events;
 pub mod links;
+pub mod oidc;
 pub mod organizations;
 pub mod saml;
 pub mod sessions;

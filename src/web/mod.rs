@@ -9,10 +9,12 @@ pub mod domains_step;
 pub mod error;
 pub mod guides;
 pub mod middleware;
+pub mod oidc;
 pub mod pages;
 pub mod saml;
 pub mod security_tab;
 pub mod session;
+pub mod sign_in_result;
 pub mod views;
 
 /// The route table of the pages.
@@ -41,6 +43,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/saml/{id}/metadata", web::get().to(saml::metadata))
         .route("/saml/{id}/certificate", web::get().to(saml::certificate))
+        .route("/oidc/{id}/callback", web::get().to(oidc::callback))
         .service(
             web::resource("/saml/{id}/acs")
                 .app_data(web::PayloadConfig::new(saml::ACS_BODY_LIMIT + 1))

@@ -4,6 +4,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 
 use super::error::PageError;
+use super::sign_in_result::{Success, failure_page, success_page};
 use crate::domain::connections::Protocol;
 use crate::services::Services;
 
@@ -59,47 +60,6 @@ pub async fn certificate(
 /// Largest ACS body: real responses with many groups run past 100 KB.
 pub const ACS_BODY_LIMIT: usize = 1024 * 1024;
 
-#[derive(askama::Template)]
-#[template(path = "saml_result.html")]
-struct SamlResult {
-    layout: super::views::Layout,
-    provider: &'static str,
-    email: String,
-    first_name: String,
-    last_name: String,
-    groups: String,
-    name_id: String,
-    attributes: Vec<(String, String)>,
-}
-
-fn failure_page(failure: crate::services::saml_signin::SamlFailure) -> PageError {
-    let status = match failure.error.code {
-        "saml_connection_unknown" => actix_web::http::StatusCode::NOT_FOUND,
-        "internal_error" => actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
-        _ => actix_web::http::StatusCode::BAD_REQUEST,
-    };
-    if failure.error.code == "internal_error" {
-        return PageError::internal(anyhow::anyhow!(failure.error.detail));
-    }
-    // Only an admin's test sees the details; end users get the code and the
-    // request id.
-    let detail = (failure.purpose.as_deref() == Some("test")).then(|| {
-        let mut d = failure.error.detail.clone();
-        if let Some(expected) = &failure.error.expected {
-            d.push_str(&format!(" Expected: {expected}."));
-        }
-        if let Some(received) = &failure.error.received {
-            d.push_str(&format!(" Received: {received}."));
-        }
-        d
-    });
-    let code = crate::error_codes::lookup(failure.error.code).map_or("internal_error", |c| c.code);
-    PageError {
-        detail,
-        ..PageError::new(status, code)
-    }
-}
-
 /// `POST /saml/{connection_id}/acs`: the identity provider's response.
 pub async fn acs(
     services: web::Data<Services>,
@@ -128,23 +88,22 @@ pub async fn acs(
     let signed_in = services
         .complete_saml_sign_in(&id, saml_response, field("RelayState"))
         .await
-        .map_err(failure_page)?;
+        .map_err(|f| failure_page(f.error, f.purpose.as_deref()))?;
     let identity = signed_in.identity;
-    let page = SamlResult {
-        layout: super::views::Layout::new("Signed in · Gatehouse"),
+    success_page(Success {
         provider: signed_in.connection.provider.display_name(),
-        email: identity.email,
-        first_name: identity.first_name.unwrap_or_default(),
-        last_name: identity.last_name.unwrap_or_default(),
-        groups: identity.groups.join(", "),
-        name_id: identity.name_id.unwrap_or_default(),
-        attributes: identity
+        summary: "The identity provider's response was valid: signed by the configured certificate, meant for this connection, and fresh.",
+        email: &identity.email,
+        first_name: identity.first_name.as_deref(),
+        last_name: identity.last_name.as_deref(),
+        groups: &identity.groups,
+        subject_label: "NameID",
+        subject: identity.name_id.as_deref().unwrap_or_default(),
+        details_title: "Every attribute received",
+        details: identity
             .attributes
             .into_iter()
             .map(|(n, v)| (n, v.join(", ")))
             .collect(),
-    };
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(askama::Template::render(&page)?))
+    })
 }

@@ -197,8 +197,27 @@ on_both!(
         }
         let res = create(&app, &org_id, json!({ "provider": "okta_saml" })).await;
         assert_problem(res, 422, "connection_provider_invalid").await;
-        let res = create(&app, &org_id, json!({ "provider": "custom_oidc" })).await;
-        assert_problem(res, 422, "provider_not_available").await;
+        let res = create(
+            &app,
+            &org_id,
+            json!({ "provider": "custom_oidc", "saml": { "metadata_url": "https://x.example/m" } }),
+        )
+        .await;
+        assert_problem(res, 422, "connection_protocol_mismatch").await;
+        let res = create(
+            &app,
+            &org_id,
+            json!({ "provider": "okta", "oidc": { "client_id": "x" } }),
+        )
+        .await;
+        assert_problem(res, 422, "connection_protocol_mismatch").await;
+        let res = create(
+            &app,
+            &org_id,
+            json!({ "provider": "entra_id_oidc", "oidc": { "discovery_url": "common", "client_id": "x", "client_secret": "y" } }),
+        )
+        .await;
+        assert_problem(res, 422, "oidc_entra_tenant_required").await;
         let res = create(
             &app,
             &org_id,

@@ -206,6 +206,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
     let port = listener.local_addr().expect("local addr").port();
     let address = format!("http://127.0.0.1:{port}");
 
+    capture_logs();
     let mut config = Config::defaults();
     config.database_url = DatabaseUrl::new(database_url.clone());
     config.public_url = url::Url::parse(&address).expect("url");
@@ -376,6 +377,70 @@ impl TestApp {
                     .expect("query")
             }
         }
+    }
+
+    /// Runs one statement straight on the database (to stage what a test
+    /// cannot reach through the service); answers the rows changed.
+    pub async fn execute(&self, sql: &str) -> u64 {
+        use sqlx::Connection;
+        match self.backend {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.database_url)
+                    .await
+                    .expect("open SQLite");
+                sqlx::query(sql)
+                    .execute(&mut conn)
+                    .await
+                    .expect("statement")
+                    .rows_affected()
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.database_url)
+                    .await
+                    .expect("open Postgres");
+                sqlx::query(sql)
+                    .execute(&mut conn)
+                    .await
+                    .expect("statement")
+                    .rows_affected()
+            }
+        }
+    }
+
+    /// A new self-serve organization with `domain` verified for SSO
+    /// (published on the test DNS server); answers its id.
+    pub async fn verified_org(&self, name: &str, domain: &str) -> String {
+        let org = self.create_org(name, true).await;
+        let org_id = org["id"].as_str().expect("id").to_string();
+        let res = self
+            .api_post(
+                &format!("/organizations/{org_id}/domains"),
+                &json!({ "domain": domain }),
+            )
+            .await;
+        let d: Value = res.json().await.expect("json");
+        self.dns
+            .zone(domain)
+            .set_txt(
+                d["txt_record"]["name"].as_str().expect("n"),
+                &[&[d["txt_record"]["value"].as_str().expect("v")]],
+            )
+            .await
+            .expect("publish");
+        let res = self
+            .api_post(
+                &format!("/domains/{}/verify", d["id"].as_str().expect("id")),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        org_id
+    }
+
+    /// Every log line of this test process so far (all tests share it), at
+    /// debug level, for checks that a secret is never logged.
+    pub fn logs(&self) -> String {
+        String::from_utf8_lossy(&log_buffer().lock().expect("logs")).into_owned()
     }
 
     /// Audit events, newest first, optionally filtered by action.
@@ -662,4 +727,37 @@ pub async fn form_post(
         .send()
         .await
         .expect("post")
+}
+
+fn log_buffer() -> &'static Arc<std::sync::Mutex<Vec<u8>>> {
+    static LOGS: std::sync::OnceLock<Arc<std::sync::Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
+    LOGS.get_or_init(Arc::default)
+}
+
+/// A writer that appends to the shared log buffer.
+struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut logs) = log_buffer().lock() {
+            logs.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Sends the process's logs (debug level, every crate) to the buffer.
+fn capture_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
+            .with_writer(|| LogWriter)
+            .with_ansi(false)
+            .try_init();
+    });
 }

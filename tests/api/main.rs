@@ -15,6 +15,8 @@ mod events;
 mod fetch;
 mod forms;
 mod health;
+mod oidc;
+mod oidc_provider;
 mod organizations;
 mod portal;
 mod problems;

@@ -24,29 +24,8 @@ pub(crate) struct Saml {
 
 impl Saml {
     pub async fn new(app: &TestApp, extra: Value) -> Self {
-        let org = app.create_org("Acme", true).await;
-        let org_id = org["id"].as_str().expect("id");
-        let res = app
-            .api_post(
-                &format!("/organizations/{org_id}/domains"),
-                &json!({ "domain": "acme.test" }),
-            )
-            .await;
-        let d: Value = res.json().await.expect("json");
-        app.dns
-            .zone("acme.test")
-            .set_txt(
-                d["txt_record"]["name"].as_str().expect("n"),
-                &[&[d["txt_record"]["value"].as_str().expect("v")]],
-            )
-            .await
-            .expect("publish");
-        app.api_post(
-            &format!("/domains/{}/verify", d["id"].as_str().expect("id")),
-            &json!({}),
-        )
-        .await;
-        Self::for_org(app, org_id, extra).await
+        let org_id = app.verified_org("Acme", "acme.test").await;
+        Self::for_org(app, &org_id, extra).await
     }
 
     pub async fn for_org(app: &TestApp, org_id: &str, extra: Value) -> Self {
