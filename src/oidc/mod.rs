@@ -6,6 +6,7 @@
 //! `services::oidc_signin` for the flow (state, nonce and PKCE kept
 //! server-side, single use).
 
+pub mod catalogue;
 pub mod config;
 pub mod discovery;
 pub mod id_token;

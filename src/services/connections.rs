@@ -99,6 +99,14 @@ fn event(c: &Connection, action: &'static str, data: serde_json::Value) -> NewEv
     }
 }
 
+/// Whether the current version's settings are complete enough to sign in.
+pub fn is_configured(c: &Connection) -> bool {
+    match c.protocol() {
+        Protocol::Saml => saml_config(c).is_complete(),
+        Protocol::Oidc => oidc_config(c).is_complete(),
+    }
+}
+
 /// The SAML settings of a connection's current version.
 pub fn saml_config(c: &Connection) -> SamlConfig {
     serde_json::from_value(c.config.clone()).unwrap_or_default()
@@ -590,10 +598,7 @@ impl Services {
             .iter()
             .filter(|d| d.status == Status::Verified && d.purpose == Purpose::Sso)
             .count();
-        let complete = match before.protocol() {
-            Protocol::Saml => saml_config(&before).is_complete(),
-            Protocol::Oidc => oidc_config(&before).is_complete(),
-        };
+        let complete = is_configured(&before);
         let lifecycle = before
             .lifecycle
             .activate(complete, verified_sso, skip_test)

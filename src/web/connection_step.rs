@@ -7,17 +7,19 @@ use askama::Template;
 
 use super::error::PageError;
 use super::guides;
+use super::oidc_step::{self, OidcCard, OidcForm};
 use super::security_tab::{
     Notice, change_context, render_tab, renders_in_place, see_other, user_message,
 };
 use super::session::{AdminContext, AdminForm};
 use crate::domain::connections::{Connection, Protocol, Provider, State};
 use crate::domain::wizard::Step;
+use crate::oidc::catalogue as oidc_catalogue;
 use crate::saml::catalogue::{self, Attributes};
 use crate::saml::config::{AttributeMapping, Binding, Source};
 use crate::services::Services;
 use crate::services::connections::{
-    ConnectionPatch, NewConnection, SamlInput, SpOptions, saml_config,
+    ConnectionPatch, NewConnection, SamlInput, SpOptions, is_configured, saml_config,
 };
 
 pub struct PickerEntry {
@@ -89,7 +91,9 @@ struct ConnectionStep {
     notice: Option<Notice>,
     featured: Vec<PickerEntry>,
     others: Vec<PickerEntry>,
+    oidc_providers: Vec<PickerEntry>,
     card: Option<ConnectionCard>,
+    oidc: Option<OidcCard>,
     configured: bool,
 }
 
@@ -99,7 +103,6 @@ pub async fn current_connection(
     org_id: &str,
 ) -> Result<Option<Connection>, PageError> {
     let mut all = services.list_connections(org_id).await?;
-    all.retain(|c| c.protocol() == Protocol::Saml);
     Ok(match all.iter().position(|c| c.state() == State::Active) {
         Some(i) => Some(all.swap_remove(i)),
         None => all.pop(),
@@ -216,18 +219,39 @@ pub async fn page(
     form: IdpForm,
     status: StatusCode,
 ) -> Result<HttpResponse, PageError> {
+    page_with_oidc(req, services, ctx, notice, form, None, status).await
+}
+
+/// `page`, with what was typed in the OIDC form.
+pub async fn page_with_oidc(
+    req: &HttpRequest,
+    services: &Services,
+    ctx: &AdminContext,
+    notice: Option<Notice>,
+    form: IdpForm,
+    oidc_form: Option<OidcForm>,
+    status: StatusCode,
+) -> Result<HttpResponse, PageError> {
     let current = current_connection(services, &ctx.org.id).await?;
-    let configured = current
-        .as_ref()
-        .is_some_and(|c| saml_config(c).is_complete());
+    let configured = current.as_ref().is_some_and(is_configured);
+    let saml = current.as_ref().filter(|c| c.protocol() == Protocol::Saml);
+    let oidc = current.as_ref().filter(|c| c.protocol() == Protocol::Oidc);
     let content = ConnectionStep {
         csrf_token: ctx.csrf_token.clone(),
         notice,
         featured: picker(true),
         others: picker(false),
-        card: current
-            .as_ref()
-            .map(|c| card(services, ctx, c, form))
+        oidc_providers: oidc_catalogue::OIDC
+            .iter()
+            .map(|e| PickerEntry {
+                slug: e.provider.as_str(),
+                name: e.provider.display_name(),
+                blurb: e.blurb,
+            })
+            .collect(),
+        card: saml.map(|c| card(services, ctx, c, form)).transpose()?,
+        oidc: oidc
+            .map(|c| oidc_step::card(services, ctx, c, oidc_form.unwrap_or_default()))
             .transpose()?,
         configured,
     }
@@ -244,7 +268,7 @@ pub async fn page(
     .await
 }
 
-async fn after_change(
+pub(super) async fn after_change(
     req: &HttpRequest,
     services: &Services,
     ctx: &AdminContext,
@@ -265,7 +289,7 @@ async fn after_change(
 }
 
 /// A connection of this session's organization; another's is "not found".
-async fn org_connection(
+pub(super) async fn org_connection(
     services: &Services,
     ctx: &AdminContext,
     id: &str,
@@ -304,7 +328,8 @@ pub async fn choose(
         .await;
     }
     let provider = form.data.provider.unwrap_or_default();
-    let chosen = Provider::parse(&provider).filter(|p| catalogue::entry(*p).is_some());
+    let chosen = Provider::parse(&provider)
+        .filter(|p| catalogue::entry(*p).is_some() || oidc_catalogue::entry(*p).is_some());
     let Some(chosen) = chosen else {
         let notice = Notice::error("Choose one of the identity providers listed.".into());
         return page(
@@ -450,14 +475,20 @@ pub async fn save_options(
 ) -> Result<HttpResponse, PageError> {
     let ctx = form.ctx.require_self_serve()?;
     let c = org_connection(&services, &ctx, &id).await?;
-    let patch = ConnectionPatch {
-        allow_subdomains: Some(form.data.allow_subdomains.is_some()),
-        allow_idp_initiated: Some(form.data.allow_idp_initiated.is_some()),
-        sp_options: SpOptions {
-            sign_requests: Some(form.data.sign_requests.is_some()),
-            encrypt_assertions: Some(form.data.encrypt_assertions.is_some()),
+    let patch = match c.protocol() {
+        Protocol::Saml => ConnectionPatch {
+            allow_subdomains: Some(form.data.allow_subdomains.is_some()),
+            allow_idp_initiated: Some(form.data.allow_idp_initiated.is_some()),
+            sp_options: SpOptions {
+                sign_requests: Some(form.data.sign_requests.is_some()),
+                encrypt_assertions: Some(form.data.encrypt_assertions.is_some()),
+            },
+            ..ConnectionPatch::default()
         },
-        ..ConnectionPatch::default()
+        Protocol::Oidc => ConnectionPatch {
+            allow_subdomains: Some(form.data.allow_subdomains.is_some()),
+            ..ConnectionPatch::default()
+        },
     };
     let notice = match services
         .update_connection(&change_context(&ctx), &c.id, patch)

@@ -10,6 +10,7 @@ pub mod error;
 pub mod guides;
 pub mod middleware;
 pub mod oidc;
+pub mod oidc_step;
 pub mod pages;
 pub mod saml;
 pub mod security_tab;
@@ -59,6 +60,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/security/connection/{id}/idp",
             web::post().to(connection_step::save_idp),
+        )
+        .route(
+            "/security/connection/{id}/oidc",
+            web::post().to(oidc_step::save),
         )
         .route(
             "/security/connection/{id}/options",

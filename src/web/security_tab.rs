@@ -137,7 +137,7 @@ pub(super) async fn facts(services: &Services, ctx: &AdminContext) -> Result<Fac
         has_connection: connection.is_some(),
         connection_configured: connection
             .as_ref()
-            .is_some_and(|c| crate::services::connections::saml_config(c).is_complete()),
+            .is_some_and(crate::services::connections::is_configured),
         test_passed: connection
             .as_ref()
             .is_some_and(|c| c.lifecycle.tested_version == Some(c.lifecycle.config_version)),

@@ -83,10 +83,10 @@ on_both!(
             &app,
             &browser,
             "/security/connection",
-            &[("csrf_token", &csrf), ("provider", "custom_oidc")],
+            &[("csrf_token", &csrf), ("provider", "okta_saml")],
         )
         .await;
-        assert_eq!(res.status(), 422);
+        assert_eq!(res.status(), 422, "only providers of the catalogue");
     }
 );
 
@@ -274,5 +274,104 @@ on_both!(
         }
         assert!(!page(&app, &browser).await.contains(&id));
         assert_eq!(connection(&app, &acme).await["id"], id.as_str());
+    }
+);
+
+on_both!(
+    oidc_providers_are_set_up_from_the_page_and_the_secret_never_comes_back,
+    |app| {
+        let provider = crate::oidc_provider::TestOidc::start(serde_json::json!([]));
+        let (browser, csrf, org_id) = admin(&app, "Acme").await;
+        let html = page(&app, &browser).await;
+        for entry in gatehouse::oidc::catalogue::OIDC {
+            assert!(html.contains(&format!("value=\"{}\"", entry.provider.as_str())));
+        }
+        let res = post(
+            &app,
+            &browser,
+            "/security/connection",
+            &[("csrf_token", &csrf), ("provider", "custom_oidc")],
+        )
+        .await;
+        assert_eq!(res.status(), 303);
+        let c = connection(&app, &org_id).await;
+        let id = c["id"].as_str().expect("id").to_string();
+        let redirect = c["oidc_redirect_uri"].as_str().expect("redirect uri");
+        let html = page(&app, &browser).await;
+        assert!(html.contains("id=\"guide-custom_oidc\""));
+        assert!(
+            html.matches(redirect).count() >= 2,
+            "shown and in the guide"
+        );
+        assert!(html.contains("name=\"client_secret\" type=\"password\" value=\"\""));
+
+        // A bad issuer: the error, what was typed (never the secret).
+        let secret = "page-secret-value-ending-in-9876";
+        let res = post(
+            &app,
+            &browser,
+            &format!("/security/connection/{id}/oidc"),
+            &[
+                ("csrf_token", &csrf),
+                ("discovery_url", "not a url"),
+                ("client_id", "typed-client"),
+                ("client_secret", secret),
+                ("scopes", ""),
+            ],
+        )
+        .await;
+        assert_eq!(res.status(), 422);
+        let html = res.text().await.expect("html");
+        assert!(html.contains("is not a URL"), "{html}");
+        assert!(html.contains("value=\"typed-client\"") && !html.contains(secret));
+
+        let res = post(
+            &app,
+            &browser,
+            &format!("/security/connection/{id}/oidc"),
+            &[
+                ("csrf_token", &csrf),
+                ("discovery_url", &provider.issuer),
+                ("client_id", "typed-client"),
+                ("client_secret", secret),
+                ("scopes", "groups"),
+            ],
+        )
+        .await;
+        assert_eq!(res.status(), 303);
+        let html = page(&app, &browser).await;
+        assert!(html.contains("set, ends in …9876") && !html.contains(secret));
+        assert!(html.contains("openid email profile groups"));
+        assert!(html.contains(&provider.issuer));
+        let c = connection(&app, &org_id).await;
+        assert_eq!(c["oidc"]["client_id"], "typed-client");
+
+        // Saving again without a secret keeps the saved one.
+        let res = post(
+            &app,
+            &browser,
+            &format!("/security/connection/{id}/oidc"),
+            &[
+                ("csrf_token", &csrf),
+                ("discovery_url", &provider.issuer),
+                ("client_id", "other-client"),
+                ("client_secret", ""),
+                ("scopes", "groups"),
+            ],
+        )
+        .await;
+        assert_eq!(res.status(), 303);
+        let c = connection(&app, &org_id).await;
+        assert_eq!(c["oidc"]["client_id"], "other-client");
+        assert_eq!(c["oidc"]["client_secret_hint"], "9876");
+
+        post(
+            &app,
+            &browser,
+            &format!("/security/connection/{id}/options"),
+            &[("csrf_token", &csrf), ("allow_subdomains", "on")],
+        )
+        .await;
+        assert_eq!(connection(&app, &org_id).await["allow_subdomains"], true);
     }
 );
