@@ -6,7 +6,8 @@
 //!    processing instructions anywhere, and more than one assertion.
 //! 2. Refuse signature algorithms outside the allowlist (no SHA-1).
 //! 3. Verify signatures with libxmlsec1 against the configured certificates
-//!    only, and keep only the signed content (the rest is discarded).
+//!    only, and keep only the signed content: the exact canonical bytes that
+//!    were digested (the rest is discarded).
 //! 4. On the signed assertion: issuer, audience, recipient, destination,
 //!    InResponseTo, time windows — each with its own code.
 //!
@@ -294,7 +295,9 @@ fn validate_encrypted_in_signed_response(
             )
         })?;
     let plaintext = super::decrypt::decrypt(encrypted, settings.decryption_keys)?;
-    let plaintext = strip_declaration(&plaintext);
+    // The signed copy is canonical XML, where namespaces are declared only
+    // where used: the assertion gets the ones it may rely on.
+    let plaintext = with_namespaces(&strip_declaration(&plaintext), encrypted);
     // The response signature has done its work; it would not verify over
     // the decrypted content, so it is left out of the copy checked next.
     let mut edits = vec![(encrypted.range(), plaintext.as_str())];
@@ -324,6 +327,41 @@ fn splice(text: &str, edits: &[(std::ops::Range<usize>, &str)]) -> String {
         out.replace_range(range, replacement);
     }
     out
+}
+
+/// Declares on the root element of `fragment` the namespaces in scope at
+/// `context` that the fragment does not declare there itself.
+fn with_namespaces(fragment: &str, context: Node) -> String {
+    let Some(open) = fragment.find('<') else {
+        return fragment.to_string();
+    };
+    let name_end = fragment[open + 1..]
+        .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
+        .map_or(fragment.len(), |i| open + 1 + i);
+    let tag_end = fragment[name_end..]
+        .find('>')
+        .map_or(fragment.len(), |i| name_end + i);
+    let start_tag = &fragment[open..tag_end];
+    let mut declarations = String::new();
+    for ns in context.namespaces().filter(|ns| ns.name() != Some("xml")) {
+        let attribute = match ns.name() {
+            Some(prefix) => format!("xmlns:{prefix}="),
+            None => "xmlns=".to_string(),
+        };
+        if !start_tag.contains(&attribute) {
+            let uri = ns
+                .uri()
+                .replace('&', "&amp;")
+                .replace('"', "&quot;")
+                .replace('<', "&lt;");
+            declarations.push_str(&format!(" {attribute}\"{uri}\""));
+        }
+    }
+    format!(
+        "{}{declarations}{}",
+        &fragment[..name_end],
+        &fragment[name_end..]
+    )
 }
 
 /// An XML declaration in front of decrypted content.
@@ -436,7 +474,7 @@ fn verify(xml: &str, doc: &Document, settings: Settings) -> Result<String, AcsEr
     Crypto::reduce_xml_to_signed_with_allowed_algorithms(
         xml,
         &certs,
-        ReduceMode::ValidateAndMarkNoAncestors,
+        ReduceMode::PreDigest,
         Some(ALLOWED_ALGORITHMS),
     )
     .map_err(|_| AcsError {
