@@ -759,6 +759,12 @@ pub const ALL: &[ErrorCode] = &[
         "Verify the user's email domain in the Domains step, or fix the user's email at the provider.",
     ),
     code(
+        "test_ticket_invalid",
+        "The test link is no longer valid",
+        "Test links are bound to the Security tab session that showed them and last 30 minutes; this one expired, was changed, or its session ended.",
+        "Open the Test step in the Security tab again and start the test from there.",
+    ),
+    code(
         "connection_inactive",
         "Single sign-on is not active",
         "The connection is not active, so it cannot sign people in.",

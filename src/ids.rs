@@ -16,6 +16,7 @@ pub enum Kind {
     Connection,
     User,
     Client,
+    Test,
 }
 
 impl Kind {
@@ -30,6 +31,7 @@ impl Kind {
             Kind::Connection => "conn_",
             Kind::User => "user_",
             Kind::Client => "client_",
+            Kind::Test => "test_",
         }
     }
 
@@ -45,6 +47,7 @@ impl Kind {
             Kind::Connection => "connection",
             Kind::User => "user",
             Kind::Client => "OAuth client",
+            Kind::Test => "test sign-in",
         }
     }
 }

@@ -85,8 +85,86 @@
     input.files[0].text().then(function (text) { target.value = text; });
   });
 
+  // Test sign-in: <a data-popup> opens the identity provider in a popup, top
+  // level (identity providers refuse to be framed). Without JavaScript the
+  // link opens a new tab.
+  var watching = null;
+  function refreshTest() {
+    if (window.htmx && document.getElementById("main")) {
+      window.htmx.ajax("GET", "/security/test", { target: "#main" });
+    } else {
+      window.location.reload();
+    }
+  }
+  function latestShown() {
+    var el = document.querySelector("[data-latest-test]");
+    return el ? el.getAttribute("data-latest-test") : null;
+  }
+  // Some identity providers cut a popup's link to the page that opened it,
+  // so the tab also asks now and then whether a new result arrived.
+  function watchForResult() {
+    if (watching) clearInterval(watching);
+    var shown = latestShown();
+    var deadline = Date.now() + 15 * 60 * 1000;
+    watching = setInterval(function () {
+      if (Date.now() > deadline) { clearInterval(watching); watching = null; return; }
+      var headers = {};
+      if (session) headers["X-Gatehouse-Session"] = session;
+      fetch("/security/test/latest", { headers: headers, credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (body) {
+          if (body && body.id && body.id !== shown) {
+            clearInterval(watching);
+            watching = null;
+            refreshTest();
+            post("gatehouse:connection-tested", {});
+          }
+        })
+        .catch(function () {});
+    }, 2500);
+  }
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("a[data-popup]");
+    if (!link) return;
+    var width = 520, height = 700;
+    var left = window.screenX + Math.max(0, (window.outerWidth - width) / 2);
+    var top = window.screenY + Math.max(0, (window.outerHeight - height) / 2);
+    var popup = window.open(link.href, "gatehouse-test",
+      "popup,width=" + width + ",height=" + height + ",left=" + left + ",top=" + top);
+    if (popup) {
+      event.preventDefault();
+      popup.focus();
+    }
+    watchForResult();
+  });
+
+  // The popup reports back: show the result in place.
+  window.addEventListener("message", function (event) {
+    if (event.origin !== window.location.origin || !event.data) return;
+    if (event.data.type !== "gatehouse:test-finished") return;
+    if (watching) { clearInterval(watching); watching = null; }
+    refreshTest();
+    post("gatehouse:connection-tested", { outcome: event.data.outcome });
+  });
+
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest("[data-close-window]")) window.close();
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     document.documentElement.classList.add("js");
+    // In the popup, on the result page: tell the tab that opened it.
+    var result = document.querySelector("[data-test-result]");
+    if (result && window.opener) {
+      try {
+        window.opener.postMessage(
+          { type: "gatehouse:test-finished", outcome: result.getAttribute("data-test-result") },
+          window.location.origin);
+      } catch (e) { /* the tab is gone */ }
+    }
+    // The HTTP-POST binding page: on to the identity provider.
+    var autosubmit = document.querySelector("form[data-autosubmit]");
+    if (autosubmit) autosubmit.submit();
     addSessionFields(document);
     var event = meta("gatehouse-event");
     if (event) post(event, {});

@@ -61,30 +61,6 @@ impl Step {
         }
     }
 
-    /// What the admin does in the step.
-    pub fn tasks(self) -> &'static [&'static str] {
-        match self {
-            Step::Domains => &[
-                "Enter each email domain your organization uses, such as example.com.",
-                "Publish the TXT record Gatehouse shows you at your DNS host.",
-                "Verify: Gatehouse looks the record up and confirms the domain is yours.",
-            ],
-            Step::Connection => &[
-                "Pick your identity provider: Okta, Google Workspace, Microsoft Entra ID, or any SAML or OpenID Connect provider.",
-                "Follow the provider-specific instructions, with every value you need ready to copy.",
-                "Give Gatehouse your provider's metadata URL or file, or its OpenID Connect client details.",
-            ],
-            Step::Test => &[
-                "Run a real sign-in through your identity provider in a pop-up window.",
-                "See the identity that came back — email, names, groups — or a clear explanation of what to fix.",
-            ],
-            Step::Activate => &[
-                "Read what changes for the people at your domains.",
-                "Activate the connection: from then on they sign in through your identity provider.",
-            ],
-        }
-    }
-
     pub fn prev(self) -> Option<Step> {
         Step::ALL.get(self.number().checked_sub(2)?).copied()
     }

@@ -21,6 +21,7 @@ pub mod oidc_settings;
 pub mod oidc_signin;
 pub mod organizations;
 pub mod saml_signin;
+pub mod test_sign_in;
 
 /// Everything a service needs; cheap to clone.
 #[derive(Clone)]

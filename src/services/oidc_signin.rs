@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::oidc_settings::oidc_config;
 use super::saml_signin::{FlowPurpose, live_config};
+use super::test_sign_in::FlowOrigin;
 use super::{ServiceError, ServiceResult, Services};
 use crate::crypto::{self, seal};
 use crate::domain::connections::{Connection, Protocol, Provider};
@@ -56,6 +57,8 @@ pub struct OidcFailure {
     pub error: SignInError,
     pub purpose: Option<String>,
     pub connection_id: Option<String>,
+    /// The flow it failed in, once known.
+    pub origin: FlowOrigin,
 }
 
 fn fail(error: SignInError) -> OidcFailure {
@@ -63,6 +66,7 @@ fn fail(error: SignInError) -> OidcFailure {
         error,
         purpose: None,
         connection_id: None,
+        origin: FlowOrigin::default(),
     }
 }
 
@@ -215,10 +219,12 @@ impl Services {
                 Some(&connection.id),
             )));
         }
+        let origin = FlowOrigin::new(&flow.purpose, &flow.context);
         let with_context = |error: SignInError| OidcFailure {
             error,
             purpose: Some(flow.purpose.clone()),
             connection_id: Some(connection.id.clone()),
+            origin: origin.clone(),
         };
         if flow.used_at.is_some()
             || !self

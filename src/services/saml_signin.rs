@@ -9,6 +9,7 @@ use openssl::pkey::{PKey, Private};
 use serde_json::json;
 
 use super::connections::saml_config;
+use super::test_sign_in::FlowOrigin;
 use super::{ServiceError, ServiceResult, Services};
 use crate::crypto;
 use crate::domain::connections::{Connection, Protocol, State};
@@ -72,6 +73,8 @@ pub struct SamlFailure {
     pub error: AcsError,
     pub purpose: Option<String>,
     pub connection_id: Option<String>,
+    /// The flow it failed in, once known.
+    pub origin: FlowOrigin,
 }
 
 fn fail(error: AcsError) -> SamlFailure {
@@ -79,6 +82,7 @@ fn fail(error: AcsError) -> SamlFailure {
         error,
         purpose: None,
         connection_id: None,
+        origin: FlowOrigin::default(),
     }
 }
 
@@ -246,10 +250,15 @@ impl Services {
             }
         };
         let purpose = flow.as_ref().map(|f| f.purpose.clone());
+        let origin = flow
+            .as_ref()
+            .map(|f| FlowOrigin::new(&f.purpose, &f.context))
+            .unwrap_or_default();
         let with_context = |error: AcsError| SamlFailure {
             error,
             purpose: purpose.clone(),
             connection_id: Some(connection.id.clone()),
+            origin: origin.clone(),
         };
         if let Some(flow) = &flow {
             if flow.used_at.is_some() {

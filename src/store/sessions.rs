@@ -84,6 +84,19 @@ impl Store {
     }
 
     /// Records activity: pushes the idle deadline forward.
+    pub async fn get_session(&self, id: &str) -> StoreResult<Option<AdminSession>> {
+        let row: Option<Row> = read!(self, |p| {
+            sqlx::query_as(
+                "SELECT id, organization_id, mode, parent_origin, return_url, link_id, created_at, \
+                 last_seen_at, idle_expires_at, expires_at, ended_at FROM admin_sessions WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(p)
+            .await
+        })?;
+        row.map(AdminSession::try_from).transpose()
+    }
+
     pub async fn touch_session(
         &self,
         id: &str,

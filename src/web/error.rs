@@ -67,6 +67,14 @@ impl From<ServiceError> for PageError {
         match e {
             ServiceError::NotFound { .. } => PageError::not_found(),
             ServiceError::Unexpected(cause) => PageError::internal(cause),
+            ServiceError::Refused { code, message } => PageError {
+                detail: Some(message),
+                ..PageError::new(StatusCode::UNPROCESSABLE_ENTITY, code)
+            },
+            ServiceError::Conflict { code, message } => PageError {
+                detail: Some(message),
+                ..PageError::new(StatusCode::CONFLICT, code)
+            },
             other => PageError {
                 detail: Some(other.to_string()),
                 ..PageError::new(StatusCode::BAD_REQUEST, "validation_failed")

@@ -98,11 +98,18 @@ fn add_security_headers(headers: &mut header::HeaderMap) {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
+    // A page that set a whole policy of its own (the SAML POST-binding page,
+    // which must post elsewhere) keeps it alone.
+    let own_policy = headers
+        .get_all(header::CONTENT_SECURITY_POLICY)
+        .any(|v| v.to_str().is_ok_and(|v| v.contains("default-src")));
     if is_html {
-        headers.append(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(PAGE_POLICY),
-        );
+        if !own_policy {
+            headers.append(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(PAGE_POLICY),
+            );
+        }
         if !headers.contains_key(header::CACHE_CONTROL) {
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         }

@@ -3,6 +3,7 @@
 
 use actix_web::web;
 
+pub mod activate_step;
 pub mod assets;
 pub mod connection_step;
 pub mod domains_step;
@@ -16,6 +17,7 @@ pub mod saml;
 pub mod security_tab;
 pub mod session;
 pub mod sign_in_result;
+pub mod test_step;
 pub mod views;
 
 /// The route table of the pages.
@@ -89,5 +91,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/security/domains/{id}/purpose",
             web::post().to(domains_step::set_purpose),
         )
+        .route("/security/test/start", web::get().to(test_step::start))
+        .route(
+            "/security/activate",
+            web::post().to(activate_step::activate),
+        )
+        .route(
+            "/security/deactivate",
+            web::post().to(activate_step::deactivate),
+        )
+        .route("/security/test/latest", web::get().to(test_step::latest))
         .route("/security/{step}", web::get().to(security_tab::step));
 }

@@ -5,8 +5,10 @@ use actix_web::{HttpResponse, web};
 
 use super::error::PageError;
 use super::sign_in_result::{Success, failure_page, success_page};
+use super::test_step;
 use crate::services::Services;
 use crate::services::oidc_signin::CallbackParams;
+use crate::services::test_sign_in::{FlowOrigin, TestIdentity};
 
 #[derive(Debug, serde::Deserialize)]
 pub struct Callback {
@@ -31,10 +33,31 @@ pub async fn callback(
         error: q.error,
         error_description: q.error_description,
     };
-    let signed_in = services
-        .complete_oidc_sign_in(&id, &params)
-        .await
-        .map_err(|f| failure_page(f.error, f.purpose.as_deref()))?;
+    let signed_in = match services.complete_oidc_sign_in(&id, &params).await {
+        Ok(signed_in) => signed_in,
+        Err(f) => {
+            // An admin's test: recorded, and its result shown in the popup.
+            if f.origin.is_test()
+                && let Ok(connection) = services.get_connection(&id).await
+            {
+                return test_step::finish(&services, &connection, &f.origin, Err(&f.error)).await;
+            }
+            return Err(failure_page(f.error, f.purpose.as_deref()));
+        }
+    };
+    if signed_in.flow.purpose == "test" {
+        let i = &signed_in.identity;
+        let identity = TestIdentity {
+            email: i.email.clone(),
+            first_name: i.first_name.clone(),
+            last_name: i.last_name.clone(),
+            groups: i.groups.clone(),
+            subject: i.subject.clone(),
+            details: i.claims.clone(),
+        };
+        let origin = FlowOrigin::new(&signed_in.flow.purpose, &signed_in.flow.context);
+        return test_step::finish(&services, &signed_in.connection, &origin, Ok(&identity)).await;
+    }
     let identity = signed_in.identity;
     success_page(Success {
         provider: signed_in.connection.provider.display_name(),

@@ -5,8 +5,10 @@ use actix_web::{HttpResponse, web};
 
 use super::error::PageError;
 use super::sign_in_result::{Success, failure_page, success_page};
+use super::test_step;
 use crate::domain::connections::Protocol;
 use crate::services::Services;
+use crate::services::test_sign_in::{FlowOrigin, TestIdentity};
 
 /// `GET /saml/{connection_id}/metadata`: the SP metadata to import into the
 /// identity provider.
@@ -85,10 +87,38 @@ pub async fn acs(
             .map(|(_, v)| v.as_str())
     };
     let saml_response = field("SAMLResponse").unwrap_or_default();
-    let signed_in = services
+    let signed_in = match services
         .complete_saml_sign_in(&id, saml_response, field("RelayState"))
         .await
-        .map_err(|f| failure_page(f.error, f.purpose.as_deref()))?;
+    {
+        Ok(signed_in) => signed_in,
+        Err(f) => {
+            // An admin's test: recorded, and its result shown in the popup.
+            if f.origin.is_test()
+                && let Ok(connection) = services.get_connection(&id).await
+            {
+                return test_step::finish(&services, &connection, &f.origin, Err(&f.error)).await;
+            }
+            return Err(failure_page(f.error, f.purpose.as_deref()));
+        }
+    };
+    if let Some(flow) = signed_in.flow.as_ref().filter(|f| f.purpose == "test") {
+        let i = &signed_in.identity;
+        let identity = TestIdentity {
+            email: i.email.clone(),
+            first_name: i.first_name.clone(),
+            last_name: i.last_name.clone(),
+            groups: i.groups.clone(),
+            subject: i.name_id.clone().unwrap_or_default(),
+            details: i
+                .attributes
+                .iter()
+                .map(|(n, v)| (n.clone(), v.join(", ")))
+                .collect(),
+        };
+        let origin = FlowOrigin::new(&flow.purpose, &flow.context);
+        return test_step::finish(&services, &signed_in.connection, &origin, Ok(&identity)).await;
+    }
     let identity = signed_in.identity;
     success_page(Success {
         provider: signed_in.connection.provider.display_name(),

@@ -8,9 +8,7 @@ use askama::Template;
 use super::error::{PageError, frame_ancestors};
 use super::middleware::current_request_id;
 use super::session::{self, AdminContext, AdminForm};
-use super::views::{
-    self, DisabledPage, Layout, Overview, SecurityFragment, SecurityPage, StepPlaceholder,
-};
+use super::views::{self, DisabledPage, Layout, Overview, SecurityFragment, SecurityPage};
 use crate::domain::access::LinkKind;
 use crate::domain::audit::{Actor, ChangeContext};
 use crate::domain::domains::Status as DomainStatus;
@@ -231,39 +229,24 @@ pub async fn step(
 ) -> Result<HttpResponse, PageError> {
     let step = Step::from_slug(&path)
         .ok_or_else(|| PageError::not_found().with_frame_origin(ctx.frame_origin()))?;
-    if step == Step::Domains {
-        return super::domains_step::page(&req, &services, &ctx, None).await;
+    match step {
+        Step::Domains => super::domains_step::page(&req, &services, &ctx, None).await,
+        Step::Connection => {
+            super::connection_step::page(
+                &req,
+                &services,
+                &ctx,
+                None,
+                super::connection_step::IdpForm::default(),
+                StatusCode::OK,
+            )
+            .await
+        }
+        Step::Test => super::test_step::page(&req, &services, &ctx).await,
+        Step::Activate => {
+            super::activate_step::page(&req, &services, &ctx, None, StatusCode::OK).await
+        }
     }
-    if step == Step::Connection {
-        return super::connection_step::page(
-            &req,
-            &services,
-            &ctx,
-            None,
-            super::connection_step::IdpForm::default(),
-            StatusCode::OK,
-        )
-        .await;
-    }
-    let content = StepPlaceholder {
-        number: step.number(),
-        title: step.label(),
-        summary: step.summary(),
-        items: step.tasks(),
-        prev_href: step.prev().map(views::step_href),
-        next_href: step.next().map(views::step_href),
-    }
-    .render()?;
-    render_tab(
-        &req,
-        &services,
-        &ctx,
-        Some(step),
-        step.label(),
-        content,
-        StatusCode::OK,
-    )
-    .await
 }
 
 fn link_error(kind: LinkKind, error: LinkError, parent_origin: Option<String>) -> PageError {

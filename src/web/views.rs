@@ -129,14 +129,3 @@ pub struct Overview {
     pub next_href: String,
     pub next_label: String,
 }
-
-#[derive(Template)]
-#[template(path = "security/step.html")]
-pub struct StepPlaceholder {
-    pub number: usize,
-    pub title: &'static str,
-    pub summary: &'static str,
-    pub items: &'static [&'static str],
-    pub prev_href: Option<String>,
-    pub next_href: Option<String>,
-}

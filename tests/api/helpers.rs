@@ -713,6 +713,21 @@ pub async fn signed_in_admin(app: &TestApp, name: &str) -> (Client, String, Stri
     (browser, meta(&html, "gatehouse-csrf").expect("csrf"), id)
 }
 
+/// An IT admin signed in to the tab of an existing organization: the
+/// browser and the session's CSRF token.
+pub async fn admin_of(app: &TestApp, org_id: &str) -> (Client, String) {
+    let browser = app.admin_browser(org_id).await;
+    let html = browser
+        .get(app.url("/security"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    (browser, meta(&html, "gatehouse-csrf").expect("csrf"))
+}
+
 /// A plain form post from the tab's own origin.
 pub async fn form_post(
     app: &TestApp,

@@ -22,3 +22,4 @@ mod portal;
 mod problems;
 mod saml;
 mod saml_keys;
+mod test_step;

@@ -99,7 +99,10 @@ on_both!(a_full_code_flow_with_pkce_yields_the_identity, |app| {
     let answer = oidc.provider.authorize(&url).await;
     let (status, code, body) = oidc.callback(&app, &answer).await;
     assert_eq!(status, 200, "{code:?} {body}");
-    assert!(body.contains("Signed in as alice@acme.test"), "{body}");
+    assert!(
+        body.contains("Test passed: signed in as alice@acme.test"),
+        "{body}"
+    );
     assert!(body.contains("Liddell") && body.contains("u-alice"));
     let counts = oidc.provider.requests().await;
     assert_eq!(counts["/token"], 1);
@@ -120,7 +123,7 @@ async fn userinfo_supplies_an_email_the_id_token_lacks() {
     let oidc = Oidc::new(&app).await;
     let (status, code, body) = oidc.sign_in(&app, "carol@acme.test").await;
     assert_eq!(status, 200, "{code:?} {body}");
-    assert!(body.contains("Signed in as carol@acme.test"));
+    assert!(body.contains("Test passed: signed in as carol@acme.test"));
     assert_eq!(oidc.provider.requests().await["/me"], 1);
 }
 

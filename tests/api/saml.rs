@@ -153,7 +153,7 @@ on_both!(a_full_sp_initiated_round_trip_yields_the_identity, |app| {
     let response = saml.sign(Some(&request_id), json!({}));
     let (status, code, body) = saml.post(&app, &response, Some(&relay)).await;
     assert_eq!(status, 200, "{code:?} {body}");
-    assert!(body.contains("Signed in as alice@acme.test"));
+    assert!(body.contains("Test passed: signed in as alice@acme.test"));
     assert!(body.contains("Liddell") && body.contains("admins, staff"));
 
     // The clean function the test and sign-in steps build on.

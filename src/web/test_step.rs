@@ -1,0 +1,313 @@
+//! Step 3 of the Security tab: a real test sign-in through the identity
+//! provider, in a popup (top level: identity providers refuse to be framed,
+//! and it works the same from the embedded tab), its result, and a short
+//! history of tests.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde_json::Value;
+
+use super::connection_step::current_connection;
+use super::error::PageError;
+use super::middleware::current_request_id;
+use super::security_tab::render_tab;
+use super::session::AdminContext;
+use crate::domain::connections::Connection;
+use crate::domain::sign_in::SignInError;
+use crate::domain::wizard::Step;
+use crate::error_codes;
+use crate::services::Services;
+use crate::services::connections::is_configured;
+use crate::services::saml_signin::SignInStart;
+use crate::services::test_sign_in::{FlowOrigin, TestIdentity};
+use crate::store::connection_tests::ConnectionTest;
+
+/// A failure as the admin sees it: the catalogue's words and the details.
+pub struct FailureView {
+    pub code: String,
+    pub title: String,
+    pub cause: String,
+    pub fix: String,
+    pub detail: String,
+    pub expected: Option<String>,
+    pub received: Option<String>,
+}
+
+impl FailureView {
+    fn new(code: &str, detail: &str, expected: Option<String>, received: Option<String>) -> Self {
+        let entry = error_codes::lookup(code);
+        Self {
+            code: code.to_string(),
+            title: entry.map_or("The test failed", |e| e.title).to_string(),
+            cause: entry.map_or("", |e| e.cause).to_string(),
+            fix: entry.map_or("", |e| e.fix).to_string(),
+            detail: detail.to_string(),
+            expected,
+            received,
+        }
+    }
+
+    fn from_error(e: &SignInError) -> Self {
+        Self::new(e.code, &e.detail, e.expected.clone(), e.received.clone())
+    }
+}
+
+/// One test of the history.
+pub struct TestRow {
+    pub when: String,
+    pub passed: bool,
+    pub summary: String,
+    /// Whether it ran on the current settings.
+    pub current: bool,
+    pub version: i64,
+}
+
+/// The newest test, in full.
+pub struct LatestView {
+    pub passed: bool,
+    pub when: String,
+    pub identity: Option<TestIdentity>,
+    pub failure: Option<FailureView>,
+    pub current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "security/test.html")]
+struct TestStep {
+    connection_name: Option<&'static str>,
+    configured: bool,
+    start_href: String,
+    config_version: i64,
+    live_version: Option<i64>,
+    tested: bool,
+    latest: Option<LatestView>,
+    latest_id: String,
+    history: Vec<TestRow>,
+}
+
+fn when(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+fn latest_view(t: &ConnectionTest, current_version: i64) -> LatestView {
+    let result: Value = serde_json::from_str(&t.result).unwrap_or_default();
+    let text = |k: &str| result.get(k).and_then(Value::as_str).map(str::to_string);
+    LatestView {
+        passed: t.outcome == "passed",
+        when: when(t.created_at),
+        identity: (t.outcome == "passed")
+            .then(|| serde_json::from_value(result.clone()).ok())
+            .flatten(),
+        failure: t.error_code.as_deref().map(|code| {
+            FailureView::new(
+                code,
+                &text("detail").unwrap_or_default(),
+                text("expected"),
+                text("received"),
+            )
+        }),
+        current: t.config_version == current_version,
+    }
+}
+
+/// `GET /security/test`
+pub async fn page(
+    req: &HttpRequest,
+    services: &Services,
+    ctx: &AdminContext,
+) -> Result<HttpResponse, PageError> {
+    let connection = current_connection(services, &ctx.org.id).await?;
+    let tests = match &connection {
+        Some(c) => services.list_tests(&c.id).await?,
+        None => Vec::new(),
+    };
+    let version = connection
+        .as_ref()
+        .map_or(0, |c| c.lifecycle.config_version);
+    let content = TestStep {
+        connection_name: connection.as_ref().map(|c| c.provider.display_name()),
+        configured: connection.as_ref().is_some_and(is_configured),
+        start_href: connection.as_ref().map_or(String::new(), |c| {
+            format!(
+                "/security/test/start?ticket={}",
+                services.test_ticket(&ctx.session.id, &c.id)
+            )
+        }),
+        config_version: version,
+        live_version: connection.as_ref().and_then(|c| c.lifecycle.live_version),
+        tested: connection
+            .as_ref()
+            .is_some_and(|c| c.lifecycle.tested_version == Some(version)),
+        latest: tests.first().map(|t| latest_view(t, version)),
+        latest_id: tests.first().map(|t| t.id.clone()).unwrap_or_default(),
+        history: tests
+            .iter()
+            .map(|t| TestRow {
+                when: when(t.created_at),
+                passed: t.outcome == "passed",
+                summary: match t.error_code.as_deref() {
+                    Some(code) => format!(
+                        "{} ({code})",
+                        error_codes::lookup(code).map_or("Failed", |e| e.title)
+                    ),
+                    None => serde_json::from_str::<TestIdentity>(&t.result)
+                        .map(|i| format!("Signed in as {}", i.email))
+                        .unwrap_or_else(|_| "Passed".into()),
+                },
+                current: t.config_version == version,
+                version: t.config_version,
+            })
+            .collect(),
+    }
+    .render()?;
+    render_tab(
+        req,
+        services,
+        ctx,
+        Some(Step::Test),
+        Step::Test.label(),
+        content,
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// `GET /security/test/latest`: the newest test's id, for the tab to notice
+/// a result when the popup cannot tell it (identity providers that cut the
+/// popup's link to its opener).
+pub async fn latest(
+    services: web::Data<Services>,
+    ctx: AdminContext,
+) -> Result<HttpResponse, PageError> {
+    let connection = current_connection(&services, &ctx.org.id).await?;
+    let id = match connection {
+        Some(c) => services
+            .list_tests(&c.id)
+            .await?
+            .first()
+            .map(|t| t.id.clone()),
+        None => None,
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({ "id": id })))
+}
+
+#[derive(serde::Deserialize)]
+pub struct StartQuery {
+    ticket: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "saml_post.html")]
+struct SamlPost<'a> {
+    layout: super::views::Layout,
+    url: &'a str,
+    saml_request: &'a str,
+    relay_state: &'a str,
+}
+
+/// The page that carries an AuthnRequest by the HTTP-POST binding: a form
+/// the browser submits to the identity provider (by script, or a button).
+pub fn post_binding_page(
+    url: &str,
+    saml_request: &str,
+    relay_state: &str,
+) -> Result<HttpResponse, PageError> {
+    let page = SamlPost {
+        layout: super::views::Layout::new("Signing in · Gatehouse"),
+        url,
+        saml_request,
+        relay_state,
+    };
+    let target = url::Url::parse(url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default();
+    // This page alone may post to the identity provider (and wherever it
+    // redirects the post: https only).
+    let policy = format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+         form-action {target} https:; base-uri 'none'; frame-ancestors 'none'"
+    );
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CONTENT_SECURITY_POLICY, policy))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .body(page.render()?))
+}
+
+/// `GET /security/test/start?ticket=…`: the popup's first stop, straight on
+/// to the identity provider.
+pub async fn start(
+    services: web::Data<Services>,
+    query: web::Query<StartQuery>,
+) -> Result<HttpResponse, PageError> {
+    let ticket = query.ticket.as_deref().unwrap_or_default();
+    match services.start_test_sign_in(ticket).await? {
+        SignInStart::Redirect(url) => Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, url))
+            .finish()),
+        SignInStart::Post {
+            url,
+            saml_request,
+            relay_state,
+        } => post_binding_page(&url, &saml_request, &relay_state),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "test_result.html")]
+struct TestResult<'a> {
+    layout: super::views::Layout,
+    provider: &'a str,
+    passed: bool,
+    counts: bool,
+    organization: String,
+    identity: Option<&'a TestIdentity>,
+    failure: Option<FailureView>,
+    request_id: String,
+}
+
+/// Records a finished test and answers the popup's result page.
+pub async fn finish(
+    services: &Services,
+    connection: &Connection,
+    origin: &FlowOrigin,
+    outcome: Result<&TestIdentity, &SignInError>,
+) -> Result<HttpResponse, PageError> {
+    let request_id = current_request_id();
+    let test = services
+        .record_test(connection, origin, outcome, Some(request_id.clone()))
+        .await?;
+    let organization = services
+        .get_organization(&connection.organization_id)
+        .await
+        .map(|o| o.name)
+        .unwrap_or_default();
+    let page = TestResult {
+        layout: super::views::Layout::new(if outcome.is_ok() {
+            "Test passed · Gatehouse"
+        } else {
+            "Test failed · Gatehouse"
+        }),
+        provider: connection.provider.display_name(),
+        passed: outcome.is_ok(),
+        counts: test.config_version == connection.lifecycle.config_version,
+        organization,
+        identity: outcome.ok(),
+        failure: outcome.err().map(FailureView::from_error),
+        request_id,
+    };
+    let status = if outcome.is_ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let mut res = HttpResponse::build(status);
+    res.content_type("text/html; charset=utf-8");
+    if let Err(e) = outcome {
+        res.insert_header(("Gatehouse-Error-Code", e.code));
+    }
+    Ok(res.body(page.render()?))
+}

@@ -1,0 +1,383 @@
+//! The Test and Activate steps: a real test sign-in started from the tab's
+//! link (as the popup does), through the independent SAML signer and the
+//! third-party OpenID Provider, recorded, and activation gated on it.
+
+use std::io::Read;
+
+use base64::Engine;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, TestIdp, admin_of, error_code, form_post as post, on_both};
+use crate::oidc_provider::TestOidc;
+
+const IDP_ENTITY: &str = "https://idp.acme.test/metadata";
+
+/// Acme with acme.test verified, a SAML connection to the test signer, and
+/// its admin in the tab.
+struct Tab {
+    org: String,
+    conn: Value,
+    browser: reqwest::Client,
+    csrf: String,
+}
+
+impl Tab {
+    async fn saml(app: &TestApp) -> Self {
+        let org = app.verified_org("Acme", "acme.test").await;
+        let res = app
+            .api_post(
+                &format!("/organizations/{org}/connections"),
+                &json!({ "provider": "okta", "saml": { "sso_url": "https://idp.acme.test/sso",
+                    "entity_id": IDP_ENTITY, "certificate_pem": TestIdp::shared().cert_pem } }),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+        let conn: Value = res.json().await.expect("json");
+        let (browser, csrf) = admin_of(app, &org).await;
+        Self {
+            org,
+            conn,
+            browser,
+            csrf,
+        }
+    }
+
+    fn id(&self) -> &str {
+        self.conn["id"].as_str().expect("id")
+    }
+
+    async fn page(&self, app: &TestApp, step: &str) -> String {
+        self.browser
+            .get(app.url(&format!("/security/{step}")))
+            .send()
+            .await
+            .expect("page")
+            .text()
+            .await
+            .expect("html")
+    }
+
+    /// The Test step's link, as the popup opens it.
+    async fn start_link(&self, app: &TestApp) -> String {
+        let html = self.page(app, "test").await;
+        let at = html
+            .find("/security/test/start?ticket=")
+            .expect("a test link");
+        let end = html[at..].find('"').expect("end of href");
+        app.url(&html[at..at + end].replace("&amp;", "&"))
+    }
+
+    async fn connection(&self, app: &TestApp) -> Value {
+        app.api_get(&format!("/connections/{}", self.id()))
+            .await
+            .json()
+            .await
+            .expect("json")
+    }
+}
+
+/// A browser with no cookies and no redirects: the popup, as far as
+/// Gatehouse can tell (it never sees the tab's session).
+fn popup() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// Follows the start link to the identity provider: the AuthnRequest ID and
+/// the RelayState.
+async fn saml_request(link: &str) -> (String, String) {
+    let res = popup().get(link).send().await.expect("start");
+    assert_eq!(res.status(), 303);
+    let location = res.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_string();
+    let url = url::Url::parse(&location).expect("url");
+    assert!(location.starts_with("https://idp.acme.test/sso?"));
+    let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    let deflated = base64::engine::general_purpose::STANDARD
+        .decode(&q["SAMLRequest"])
+        .expect("b64");
+    let mut xml = String::new();
+    flate2::read::DeflateDecoder::new(&deflated[..])
+        .read_to_string(&mut xml)
+        .expect("inflate");
+    let doc = roxmltree::Document::parse(&xml).expect("xml");
+    (
+        doc.root_element().attribute("ID").expect("id").to_string(),
+        q["RelayState"].clone(),
+    )
+}
+
+async fn post_response(
+    app: &TestApp,
+    tab: &Tab,
+    response: &str,
+    relay: &str,
+) -> (u16, Option<String>, String) {
+    let res = popup()
+        .post(app.url(&format!("/saml/{}/acs", tab.id())))
+        .form(&[("SAMLResponse", response), ("RelayState", relay)])
+        .send()
+        .await
+        .expect("acs");
+    let status = res.status().as_u16();
+    let code = error_code(&res);
+    (status, code, res.text().await.expect("body"))
+}
+
+fn signed(tab: &Tab, request_id: &str, changes: Value) -> String {
+    let mut p = json!({
+        "issuer": IDP_ENTITY, "destination": tab.conn["sp"]["acs_url"], "audience": tab.conn["sp"]["entity_id"],
+        "in_response_to": request_id, "name_id": "alice@acme.test",
+        "attributes": { "email": ["alice@acme.test"], "firstName": ["Alice"], "groups": ["admins"] },
+    });
+    for (k, v) in changes.as_object().cloned().unwrap_or_default() {
+        p[k] = v;
+    }
+    TestIdp::shared().response(&p)
+}
+
+on_both!(
+    a_saml_test_from_the_tab_counts_and_unlocks_activation,
+    |app| {
+        let tab = Tab::saml(&app).await;
+        let html = tab.page(&app, "test").await;
+        assert!(html.contains("data-popup") && html.contains("target=\"_blank\""));
+
+        // Activation is refused before a passing test.
+        let res = post(
+            &app,
+            &tab.browser,
+            "/security/activate",
+            &[("csrf_token", &tab.csrf)],
+        )
+        .await;
+        assert_eq!(res.status(), 422);
+        assert!(res.text().await.expect("html").contains("passing test"));
+
+        // A failing test: the popup shows the named error, with expected and
+        // received values; the history keeps it; nothing unlocks.
+        let (request_id, relay) = saml_request(&tab.start_link(&app).await).await;
+        let response = signed(
+            &tab,
+            &request_id,
+            json!({ "audience": "https://someone-else.example" }),
+        );
+        let (status, code, body) = post_response(&app, &tab, &response, &relay).await;
+        assert_eq!(status, 400);
+        assert_eq!(code.as_deref(), Some("saml_audience_mismatch"));
+        assert!(body.contains("data-test-result=\"failed\""));
+        assert!(
+            body.contains("Expected:") && body.contains("someone-else.example"),
+            "{body}"
+        );
+        assert_eq!(tab.connection(&app).await["state"], "draft");
+
+        // A passing one.
+        let (request_id, relay) = saml_request(&tab.start_link(&app).await).await;
+        let (status, _, body) =
+            post_response(&app, &tab, &signed(&tab, &request_id, json!({})), &relay).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            body.contains("data-test-result=\"passed\"")
+                && body.contains("Test passed: signed in as alice@acme.test")
+        );
+        assert!(
+            body.contains("Acme"),
+            "what would happen names the organization"
+        );
+        assert_eq!(tab.connection(&app).await["state"], "tested");
+        let html = tab.page(&app, "test").await;
+        assert!(
+            html.contains("Signed in as alice@acme.test")
+                && html.contains("saml_audience_mismatch")
+        );
+        let events = app
+            .events(&format!(
+                "organization_id={}&action=connection.tested",
+                tab.org
+            ))
+            .await;
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0]["actor"]["type"], "admin", "{}", events[0]);
+
+        // Activate, then deactivate, one click each.
+        let html = tab.page(&app, "activate").await;
+        assert!(html.contains("acme.test") && html.contains("locked out"));
+        let res = post(
+            &app,
+            &tab.browser,
+            "/security/activate",
+            &[("csrf_token", &tab.csrf)],
+        )
+        .await;
+        assert_eq!(res.status(), 303);
+        assert_eq!(tab.connection(&app).await["state"], "active");
+        let res = post(
+            &app,
+            &tab.browser,
+            "/security/deactivate",
+            &[("csrf_token", &tab.csrf)],
+        )
+        .await;
+        assert_eq!(res.status(), 303);
+        assert_eq!(tab.connection(&app).await["state"], "inactive");
+    }
+);
+
+#[tokio::test]
+async fn a_test_counts_only_for_the_settings_it_ran_on() {
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
+        .await
+        .expect("app");
+    let tab = Tab::saml(&app).await;
+    let link = tab.start_link(&app).await;
+    let (request_id, relay) = saml_request(&link).await;
+    // The settings change while the admin is at the identity provider.
+    let res = app
+        .api_patch(
+            &format!("/connections/{}", tab.id()),
+            &json!({ "allow_subdomains": true, "attribute_mapping": { "email": "mail" } }),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let response = signed(
+        &tab,
+        &request_id,
+        json!({ "attributes": { "mail": ["alice@acme.test"] } }),
+    );
+    let (status, _, body) = post_response(&app, &tab, &response, &relay).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("does not count"), "{body}");
+    assert_eq!(tab.connection(&app).await["state"], "draft");
+    let html = tab.page(&app, "test").await;
+    assert!(html.contains("on earlier settings"));
+}
+
+#[tokio::test]
+async fn test_links_are_bound_to_a_live_session_and_cannot_be_forged() {
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
+        .await
+        .expect("app");
+    let tab = Tab::saml(&app).await;
+    let link = tab.start_link(&app).await;
+    let forged = link.replace("ticket=ses_", "ticket=ses_0");
+    let res = popup().get(&forged).send().await.expect("start");
+    assert_eq!(res.status(), 422);
+    assert_eq!(error_code(&res).as_deref(), Some("test_ticket_invalid"));
+    // After sign-out the link is dead.
+    post(
+        &app,
+        &tab.browser,
+        "/security/sign-out",
+        &[("csrf_token", &tab.csrf)],
+    )
+    .await;
+    let res = popup().get(&link).send().await.expect("start");
+    assert_eq!(error_code(&res).as_deref(), Some("test_ticket_invalid"));
+}
+
+#[tokio::test]
+async fn an_oidc_test_runs_through_the_provider_and_counts() {
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
+        .await
+        .expect("app");
+    let provider = TestOidc::start(json!([{ "sub": "u1", "email": "alice@acme.test",
+        "email_verified": true, "given_name": "Alice" }]));
+    let org = app.verified_org("Acme", "acme.test").await;
+    let res = app
+        .api_post(
+            &format!("/organizations/{org}/connections"),
+            &json!({ "provider": "custom_oidc", "oidc": { "discovery_url": provider.issuer,
+                "client_id": "gh", "client_secret": "a-secret-for-the-test-client" } }),
+        )
+        .await;
+    let conn: Value = res.json().await.expect("json");
+    provider
+        .add_client(
+            "gh",
+            "a-secret-for-the-test-client",
+            conn["oidc_redirect_uri"].as_str().expect("uri"),
+        )
+        .await;
+    let (browser, csrf) = admin_of(&app, &org).await;
+    let tab = Tab {
+        org,
+        conn,
+        browser,
+        csrf,
+    };
+    let res = popup()
+        .get(tab.start_link(&app).await)
+        .send()
+        .await
+        .expect("start");
+    assert_eq!(res.status(), 303);
+    let to_provider = res.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_string();
+    assert!(to_provider.starts_with(&provider.issuer));
+    let callback = provider.authorize(&to_provider).await;
+    let res = popup().get(&callback).send().await.expect("callback");
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.expect("body");
+    assert!(
+        body.contains("Test passed: signed in as alice@acme.test"),
+        "{body}"
+    );
+    assert_eq!(tab.connection(&app).await["state"], "tested");
+}
+
+#[tokio::test]
+async fn identity_providers_that_take_only_post_get_the_request_by_form() {
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
+        .await
+        .expect("app");
+    let tab = Tab::saml(&app).await;
+    let cert: String = TestIdp::shared()
+        .cert_pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let metadata = format!(
+        r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{IDP_ENTITY}"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://idp.acme.test/sso/post"/></md:IDPSSODescriptor></md:EntityDescriptor>"#
+    );
+    let res = app
+        .api_patch(
+            &format!("/connections/{}", tab.id()),
+            &json!({ "saml": { "metadata_xml": metadata } }),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let res = popup()
+        .get(tab.start_link(&app).await)
+        .send()
+        .await
+        .expect("start");
+    assert_eq!(res.status(), 200);
+    let policy: Vec<String> = res
+        .headers()
+        .get_all("content-security-policy")
+        .iter()
+        .map(|v| v.to_str().expect("ascii").to_string())
+        .collect();
+    assert!(
+        policy
+            .iter()
+            .any(|p| p.contains("form-action https://idp.acme.test"))
+            && !policy.iter().any(|p| p.contains("form-action 'self'")),
+        "{policy:?}"
+    );
+    let html = res.text().await.expect("html");
+    assert!(
+        html.contains("action=\"https://idp.acme.test/sso/post\"")
+            && html.contains("data-autosubmit")
+    );
+    assert!(
+        html.contains("name=\"SAMLRequest\"") && html.contains("name=\"RelayState\" value=\"ghr_")
+    );
+}
