@@ -1,4 +1,4 @@
-//! The command line: `serve`, `demo`, `migrate`, `api-key`.
+//! The command line: `serve`, `demo`, `migrate`, `api-key`, `signing-key`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -36,6 +36,16 @@ pub enum Command {
     /// Manage host API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),
+    /// Manage the keys ID tokens are signed with.
+    #[command(subcommand, name = "signing-key")]
+    SigningKey(SigningKeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SigningKeyCommand {
+    /// Sign with a new key from now on; the previous one stays published
+    /// for two days, so tokens it signed still verify.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -67,6 +77,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::ApiKey(cmd) => api_key(config, cmd).await,
+        Command::SigningKey(SigningKeyCommand::Rotate) => {
+            config.require_secret_key()?;
+            let store = startup::connect(&config).await?;
+            let services =
+                startup::prepare_with_store(config, Arc::new(SystemClock), store).await?;
+            let key = services.rotate_signing_key().await?;
+            println!("ID tokens are now signed with key {}.", key.kid);
+            services.store.close().await;
+            Ok(())
+        }
         Command::Demo(_) => Ok(()),
     }
 }

@@ -171,6 +171,19 @@ pub const ALL: &[ErrorCode] = &[
         "Another organization already has this external_id.",
         "Each organization's external_id must be unique; look the existing one up with `GET /api/v1/organizations?external_id=`.",
     ),
+    // Webhooks
+    code(
+        "webhook_url_invalid",
+        "The webhook URL cannot be used",
+        "Webhook endpoints must be absolute https:// URLs without a user name or password, on a publicly reachable address.",
+        "Register the public https URL of your receiver.",
+    ),
+    code(
+        "webhook_endpoint_not_found",
+        "Webhook endpoint not found",
+        "No webhook endpoint has this id; it may have been deleted.",
+        "Use the `id` returned when the endpoint was created (it starts with `whk_`), or list them with `GET /api/v1/webhook_endpoints`.",
+    ),
     // Domains
     code(
         "domain_invalid",
@@ -765,6 +778,60 @@ pub const ALL: &[ErrorCode] = &[
         "Open the Test step in the Security tab again and start the test from there.",
     ),
     code(
+        "oauth_client_unknown",
+        "Unknown application",
+        "The sign-in request names a client_id Gatehouse does not know, so there is no safe place to send the person back to.",
+        "Register the application with POST /api/v1/oauth_clients and use the client_id it answered.",
+    ),
+    code(
+        "oauth_redirect_uri_invalid",
+        "The redirect URI is not registered",
+        "The redirect_uri of the sign-in request is not exactly one the application registered (or, when registering, is not an absolute https URL without a fragment).",
+        "Register the exact redirect URI (scheme, host, port, path) with the application's OAuth client.",
+    ),
+    code(
+        "oauth_client_name_invalid",
+        "The client name is not valid",
+        "An OAuth client needs a name of 1 to 100 characters.",
+        "Give the client a short name people will recognise.",
+    ),
+    code(
+        "oauth_response_type_unsupported",
+        "Only the authorization code flow is supported",
+        "The sign-in request asked for a response_type other than code.",
+        "Use response_type=code (any certified OpenID Connect client library does).",
+    ),
+    code(
+        "oauth_scope_invalid",
+        "The openid scope is missing",
+        "An OpenID Connect sign-in request must ask for the openid scope.",
+        "Ask for scope=openid email profile.",
+    ),
+    code(
+        "oauth_pkce_invalid",
+        "PKCE must use S256",
+        "The sign-in request sent a code_challenge with a method other than S256.",
+        "Send code_challenge_method=S256, or no PKCE at all.",
+    ),
+    code(
+        "oauth_login_hint_missing",
+        "No email or organization given",
+        "The sign-in request names neither the person (login_hint) nor the organization (organization).",
+        "Pass login_hint=<email> or organization=<organization id> with the sign-in request.",
+    ),
+    code(
+        "oauth_login_hint_invalid",
+        "The email address is not valid",
+        "The login_hint of the sign-in request is not an email address.",
+        "Pass the person's email address as login_hint.",
+    ),
+    code(
+        "email_invalid",
+        "The email address is not valid",
+        "The value given is not an email address.",
+        "Give an address such as alice@example.com.",
+    ),
+    code(
         "connection_inactive",
         "Single sign-on is not active",
         "The connection is not active, so it cannot sign people in.",
@@ -807,6 +874,13 @@ mod tests {
             "refused(",
             "SettingsError::new(",
             "FetchError::new(",
+            "Authorize::Page(",
+            "fail(\"access_denied\", ",
+            "fail(\"invalid_request\", ",
+            "fail(\"invalid_scope\", ",
+            "fail(\"unsupported_response_type\", ",
+            "Ok(Err(",
+            "ok_or(",
         ];
         let mut missing = Vec::new();
         for path in all {

@@ -17,6 +17,8 @@ pub enum Kind {
     User,
     Client,
     Test,
+    WebhookEndpoint,
+    WebhookMessage,
 }
 
 impl Kind {
@@ -32,6 +34,8 @@ impl Kind {
             Kind::User => "user_",
             Kind::Client => "client_",
             Kind::Test => "test_",
+            Kind::WebhookEndpoint => "whk_",
+            Kind::WebhookMessage => "msg_",
         }
     }
 
@@ -48,6 +52,8 @@ impl Kind {
             Kind::User => "user",
             Kind::Client => "OAuth client",
             Kind::Test => "test sign-in",
+            Kind::WebhookEndpoint => "webhook endpoint",
+            Kind::WebhookMessage => "webhook message",
         }
     }
 }

@@ -110,8 +110,9 @@ impl Application {
 const JOB_TICK: Duration = Duration::from_secs(20);
 
 /// Background work: re-checking pending domains, re-fetching SAML
-/// metadata, forgetting expired sign-in state. Every instance runs it;
-/// leases in the database keep two instances from doing the same domain.
+/// metadata, sending webhooks, forgetting expired sign-in state. Every
+/// instance runs it; leases in the database keep two instances from doing
+/// the same domain or sending the same webhook.
 async fn background_jobs(services: Services) {
     let mut tick = tokio::time::interval(JOB_TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -127,6 +128,16 @@ async fn background_jobs(services: Services) {
             Ok(n) => tracing::info!(refreshed = n, "re-fetched SAML metadata"),
             Err(e) => tracing::warn!(error = %e, "metadata refresh pass failed"),
         }
+        match services.run_webhook_pass().await {
+            Ok(pass) if pass == Default::default() => {}
+            Ok(pass) => tracing::info!(
+                enqueued = pass.enqueued,
+                delivered = pass.delivered,
+                failed = pass.failed,
+                "webhook pass"
+            ),
+            Err(e) => tracing::warn!(error = %e, "webhook pass failed"),
+        }
         if let Err(e) = services
             .store
             .purge_expired_saml_state(services.clock.now())
@@ -140,6 +151,13 @@ async fn background_jobs(services: Services) {
             .await
         {
             tracing::warn!(error = %e, "purging expired OIDC flows failed");
+        }
+        if let Err(e) = services
+            .store
+            .purge_expired_oauth(services.clock.now())
+            .await
+        {
+            tracing::warn!(error = %e, "purging expired OAuth codes and tokens failed");
         }
     }
 }

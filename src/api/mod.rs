@@ -10,7 +10,9 @@ pub mod domains;
 pub mod error;
 pub mod events;
 pub mod organizations;
+pub mod sign_in;
 pub mod views;
+pub mod webhooks;
 
 use error::ApiError;
 
@@ -104,6 +106,47 @@ pub fn scope() -> actix_web::Scope {
             "/connections/{id}/move",
             vec![web::post().to(connections::move_to)],
         ))
+        .service(resource(
+            "/oauth_clients",
+            vec![
+                web::post().to(sign_in::create_client),
+                web::get().to(sign_in::list_clients),
+            ],
+        ))
+        .service(resource(
+            "/discovery",
+            vec![web::get().to(sign_in::discovery)],
+        ))
+        .service(resource(
+            "/organizations/{id}/sso/status",
+            vec![web::get().to(sign_in::sso_status)],
+        ))
+        .service(resource(
+            "/organizations/{id}/members",
+            vec![web::get().to(sign_in::members)],
+        ))
+        .service(resource(
+            "/organizations/{id}/members/{user_id}",
+            vec![web::delete().to(sign_in::remove_member)],
+        ))
         .service(resource("/events", vec![web::get().to(events::list)]))
+        .service(resource(
+            "/webhook_endpoints",
+            vec![
+                web::post().to(webhooks::create),
+                web::get().to(webhooks::list),
+            ],
+        ))
+        .service(resource(
+            "/webhook_endpoints/{id}",
+            vec![
+                web::get().to(webhooks::get),
+                web::delete().to(webhooks::delete),
+            ],
+        ))
+        .service(resource(
+            "/webhook_endpoints/{id}/deliveries",
+            vec![web::get().to(webhooks::deliveries)],
+        ))
         .default_service(web::to(not_found))
 }

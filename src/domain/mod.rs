@@ -7,6 +7,7 @@ pub mod domains;
 pub mod organization;
 pub mod origin;
 pub mod sign_in;
+pub mod webhooks;
 pub mod wizard;
 
 /// A value a caller gave that breaks a rule; `field` names the input.

@@ -17,11 +17,13 @@ pub mod api_keys;
 pub mod audit;
 pub mod connections;
 pub mod domains;
+pub mod oauth;
 pub mod oidc_settings;
 pub mod oidc_signin;
 pub mod organizations;
 pub mod saml_signin;
 pub mod test_sign_in;
+pub mod webhooks;
 
 /// Everything a service needs; cheap to clone.
 #[derive(Clone)]

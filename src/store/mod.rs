@@ -22,11 +22,14 @@ pub mod connections;
 pub mod domains;
 pub mod events;
 pub mod links;
+pub mod oauth;
 pub mod oidc;
 pub mod organizations;
 pub mod saml;
 pub mod sessions;
 pub mod settings;
+pub mod users;
+pub mod webhooks;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");

@@ -10,6 +10,7 @@ pub mod domains_step;
 pub mod error;
 pub mod guides;
 pub mod middleware;
+pub mod oauth;
 pub mod oidc;
 pub mod oidc_step;
 pub mod pages;
@@ -47,6 +48,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/saml/{id}/metadata", web::get().to(saml::metadata))
         .route("/saml/{id}/certificate", web::get().to(saml::certificate))
         .route("/oidc/{id}/callback", web::get().to(oidc::callback))
+        .route(
+            "/.well-known/openid-configuration",
+            web::get().to(oauth::configuration),
+        )
+        .route("/oauth/jwks", web::get().to(oauth::jwks))
+        .route("/oauth/authorize", web::get().to(oauth::authorize))
+        .route("/oauth/token", web::post().to(oauth::token))
+        .route("/oauth/userinfo", web::get().to(oauth::userinfo))
+        .route("/oauth/userinfo", web::post().to(oauth::userinfo))
         .service(
             web::resource("/saml/{id}/acs")
                 .app_data(web::PayloadConfig::new(saml::ACS_BODY_LIMIT + 1))

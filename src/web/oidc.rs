@@ -5,8 +5,9 @@ use actix_web::{HttpResponse, web};
 
 use super::error::PageError;
 use super::sign_in_result::{Success, failure_page, success_page};
-use super::test_step;
+use super::{oauth, test_step};
 use crate::services::Services;
+use crate::services::oauth::SignedInPerson;
 use crate::services::oidc_signin::CallbackParams;
 use crate::services::test_sign_in::{FlowOrigin, TestIdentity};
 
@@ -42,6 +43,12 @@ pub async fn callback(
             {
                 return test_step::finish(&services, &connection, &f.origin, Err(&f.error)).await;
             }
+            if let Some(res) =
+                oauth::host_failure(&services, f.connection_id.as_deref(), &f.origin, &f.error)
+                    .await
+            {
+                return Ok(res);
+            }
             return Err(failure_page(f.error, f.purpose.as_deref()));
         }
     };
@@ -57,6 +64,19 @@ pub async fn callback(
         };
         let origin = FlowOrigin::new(&signed_in.flow.purpose, &signed_in.flow.context);
         return test_step::finish(&services, &signed_in.connection, &origin, Ok(&identity)).await;
+    }
+    let i = &signed_in.identity;
+    let person = SignedInPerson {
+        subject: i.subject.clone(),
+        email: i.email.clone(),
+        first_name: i.first_name.clone(),
+        last_name: i.last_name.clone(),
+        groups: i.groups.clone(),
+    };
+    let origin = FlowOrigin::new(&signed_in.flow.purpose, &signed_in.flow.context);
+    if let Some(res) = oauth::host_success(&services, &signed_in.connection, &origin, &person).await
+    {
+        return res;
     }
     let identity = signed_in.identity;
     success_page(Success {

@@ -5,9 +5,10 @@ use actix_web::{HttpResponse, web};
 
 use super::error::PageError;
 use super::sign_in_result::{Success, failure_page, success_page};
-use super::test_step;
+use super::{oauth, test_step};
 use crate::domain::connections::Protocol;
 use crate::services::Services;
+use crate::services::oauth::SignedInPerson;
 use crate::services::test_sign_in::{FlowOrigin, TestIdentity};
 
 /// `GET /saml/{connection_id}/metadata`: the SP metadata to import into the
@@ -99,6 +100,12 @@ pub async fn acs(
             {
                 return test_step::finish(&services, &connection, &f.origin, Err(&f.error)).await;
             }
+            if let Some(res) =
+                oauth::host_failure(&services, f.connection_id.as_deref(), &f.origin, &f.error)
+                    .await
+            {
+                return Ok(res);
+            }
             return Err(failure_page(f.error, f.purpose.as_deref()));
         }
     };
@@ -118,6 +125,22 @@ pub async fn acs(
         };
         let origin = FlowOrigin::new(&flow.purpose, &flow.context);
         return test_step::finish(&services, &signed_in.connection, &origin, Ok(&identity)).await;
+    }
+    if let Some(flow) = &signed_in.flow {
+        let i = &signed_in.identity;
+        let person = SignedInPerson {
+            subject: i.name_id.clone().unwrap_or_else(|| i.email.clone()),
+            email: i.email.clone(),
+            first_name: i.first_name.clone(),
+            last_name: i.last_name.clone(),
+            groups: i.groups.clone(),
+        };
+        let origin = FlowOrigin::new(&flow.purpose, &flow.context);
+        if let Some(res) =
+            oauth::host_success(&services, &signed_in.connection, &origin, &person).await
+        {
+            return res;
+        }
     }
     let identity = signed_in.identity;
     success_page(Success {

@@ -1,0 +1,698 @@
+//! Gatehouse as a standard OpenID provider for the host: OAuth clients,
+//! the authorization request (which picks the organization's connection and
+//! sends the browser to its identity provider), just-in-time provisioning
+//! when the identity provider answers, and the code, token and userinfo
+//! endpoints' logic. ID tokens are RS256, signed with keys sealed at rest.
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use chrono::Duration;
+use openssl::hash::MessageDigest;
+use openssl::pkey::{PKey, Private};
+use openssl::rsa::Rsa;
+use openssl::sign::Signer;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use super::saml_signin::{FlowPurpose, SignInStart};
+use super::{ServiceError, ServiceResult, Services};
+use crate::crypto::{self, seal};
+use crate::domain::audit::{Actor, ChangeContext, NewEvent};
+use crate::domain::connections::{Connection, Protocol, State};
+use crate::domain::domains::{self, Purpose, Status};
+use crate::ids::{self, Kind};
+use crate::store::oauth::{OauthClient, SigningKey};
+use crate::store::users::{CodeWrite, SignInWrite};
+
+/// How long the host has to exchange a code.
+pub const CODE_LIFETIME: Duration = Duration::minutes(5);
+/// How long ID and access tokens are good for.
+pub const TOKEN_LIFETIME: Duration = Duration::hours(1);
+/// How long a replaced signing key stays published.
+pub const KEY_OVERLAP: Duration = Duration::days(2);
+
+/// What the host asked for, carried through the identity provider's leg.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+}
+
+/// The authorization request's parameters.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AuthorizeParams {
+    pub response_type: Option<String>,
+    pub client_id: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub scope: Option<String>,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub login_hint: Option<String>,
+    pub organization: Option<String>,
+}
+
+/// How an authorization request ends.
+#[derive(Debug)]
+pub enum Authorize {
+    /// On to the identity provider.
+    Start(SignInStart),
+    /// Back to the host with an OAuth error.
+    Redirect(String),
+    /// No safe redirect exists: an error page with this code.
+    Page(&'static str),
+}
+
+/// An OAuth error of the token or userinfo endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OauthError {
+    pub status: u16,
+    pub error: &'static str,
+    pub description: String,
+}
+
+fn oauth_error(status: u16, error: &'static str, description: impl Into<String>) -> OauthError {
+    OauthError {
+        status,
+        error,
+        description: description.into(),
+    }
+}
+
+/// The redirect back to the host with an error: the OAuth error, the
+/// Gatehouse code as its description, the code's page, and the state.
+pub fn error_redirect(
+    public_origin: &str,
+    request: &HostRequest,
+    error: &str,
+    code: &str,
+) -> String {
+    let mut url = match url::Url::parse(&request.redirect_uri) {
+        Ok(u) => u,
+        Err(_) => return request.redirect_uri.clone(),
+    };
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("error", error)
+            .append_pair("error_description", code)
+            .append_pair("error_uri", &format!("{public_origin}/errors/{code}"));
+        if let Some(state) = &request.state {
+            q.append_pair("state", state);
+        }
+    }
+    url.to_string()
+}
+
+fn client_secret_hash(secret: &str) -> String {
+    crypto::token_hash(secret)
+}
+
+/// A redirect URI a client may register: absolute, no fragment, https
+/// (plain http only to this machine, for development).
+fn check_redirect_uri(raw: &str) -> Result<String, ServiceError> {
+    let refused = || ServiceError::Refused {
+        code: "oauth_redirect_uri_invalid",
+        message: format!(
+            "“{}” cannot be a redirect URI: use an absolute https:// URL without a fragment (http:// only for localhost).",
+            raw.chars().take(200).collect::<String>()
+        ),
+    };
+    let url = url::Url::parse(raw.trim()).map_err(|_| refused())?;
+    let local = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    if url.fragment().is_some()
+        || !(url.scheme() == "https" || (url.scheme() == "http" && local))
+        || url.host_str().is_none()
+    {
+        return Err(refused());
+    }
+    Ok(raw.trim().to_string())
+}
+
+fn jwt(key: &PKey<Private>, kid: &str, claims: &Value) -> anyhow::Result<String> {
+    let header = json!({ "alg": "RS256", "typ": "JWT", "kid": kid });
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let signature =
+        Signer::new(MessageDigest::sha256(), key)?.sign_oneshot_to_vec(input.as_bytes())?;
+    Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))
+}
+
+fn key_context(kid: &str) -> String {
+    format!("oauth-signing-key:{kid}")
+}
+
+/// Client authentication at the token endpoint: basic or in the form.
+#[derive(Debug, Clone, Default)]
+pub struct ClientCredentials {
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+}
+
+/// The token request's form.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TokenParams {
+    pub grant_type: Option<String>,
+    pub code: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub code_verifier: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+}
+
+/// The person a sign-in vouched for, whatever the protocol.
+#[derive(Debug, Clone)]
+pub struct SignedInPerson {
+    pub subject: String,
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub groups: Vec<String>,
+}
+
+impl Services {
+    pub fn issuer(&self) -> String {
+        self.config.public_origin()
+    }
+
+    /// `/.well-known/openid-configuration`.
+    pub fn openid_configuration(&self) -> Value {
+        let iss = self.issuer();
+        json!({
+            "issuer": iss,
+            "authorization_endpoint": format!("{iss}/oauth/authorize"),
+            "token_endpoint": format!("{iss}/oauth/token"),
+            "userinfo_endpoint": format!("{iss}/oauth/userinfo"),
+            "jwks_uri": format!("{iss}/oauth/jwks"),
+            "response_types_supported": ["code"],
+            "grant_types_supported": ["authorization_code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "code_challenge_methods_supported": ["S256"],
+            "scopes_supported": ["openid", "email", "profile"],
+            "claims_supported": ["sub", "email", "email_verified", "given_name", "family_name",
+                "org_id", "org_role", "groups", "idp", "connection_id", "nonce"],
+            "authorization_response_iss_parameter_supported": true,
+        })
+    }
+
+    pub async fn create_oauth_client(
+        &self,
+        ctx: &ChangeContext,
+        name: &str,
+        redirect_uris: &[String],
+        initiate_login_uri: Option<&str>,
+    ) -> ServiceResult<(OauthClient, String)> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(ServiceError::Refused {
+                code: "oauth_client_name_invalid",
+                message: "Give the client a name of 1 to 100 characters.".into(),
+            });
+        }
+        if redirect_uris.is_empty() || redirect_uris.len() > 20 {
+            return Err(ServiceError::Refused {
+                code: "oauth_redirect_uri_invalid",
+                message: "Register between 1 and 20 redirect URIs.".into(),
+            });
+        }
+        let uris = redirect_uris
+            .iter()
+            .map(|u| check_redirect_uri(u))
+            .collect::<Result<Vec<_>, _>>()?;
+        let initiate = initiate_login_uri.map(check_redirect_uri).transpose()?;
+        let secret = crypto::random_token("ghcs_");
+        let client = OauthClient {
+            id: ids::new_id(Kind::Client),
+            name: name.to_string(),
+            secret_hash: client_secret_hash(&secret),
+            redirect_uris: serde_json::to_string(&uris)
+                .map_err(|e| ServiceError::Unexpected(e.into()))?,
+            initiate_login_uri: initiate,
+            created_at: self.clock.now(),
+        };
+        let event = NewEvent {
+            organization_id: None,
+            action: "oauth_client.created",
+            target_type: "oauth_client",
+            target_id: client.id.clone(),
+            data: json!({ "name": client.name, "redirect_uris": uris }),
+        };
+        self.store.insert_oauth_client(&client, ctx, event).await?;
+        Ok((client, secret))
+    }
+
+    pub async fn list_oauth_clients(&self) -> ServiceResult<Vec<OauthClient>> {
+        Ok(self.store.list_oauth_clients().await?)
+    }
+
+    /// The key that signs now, made on first use.
+    async fn signing_key(&self) -> ServiceResult<(String, PKey<Private>)> {
+        let keys = self.store.list_signing_keys().await?;
+        let current = match keys.into_iter().find(|k| k.retired_at.is_none()) {
+            Some(k) => k,
+            None => self.rotate_signing_key().await?,
+        };
+        let der = seal::open(
+            &self.secret_key,
+            &key_context(&current.kid),
+            &current.private_key,
+        )
+        .map_err(|e| ServiceError::Unexpected(e.into()))?;
+        let key =
+            PKey::private_key_from_pkcs8(&der).map_err(|e| ServiceError::Unexpected(e.into()))?;
+        Ok((current.kid, key))
+    }
+
+    /// A new signing key; the previous one stays published for
+    /// `KEY_OVERLAP`, so tokens it signed still verify.
+    pub async fn rotate_signing_key(&self) -> ServiceResult<SigningKey> {
+        let unexpected = |e: openssl::error::ErrorStack| ServiceError::Unexpected(e.into());
+        let rsa = Rsa::generate(2048).map_err(unexpected)?;
+        let kid = format!("gh{}", hex_lower(&crypto::random_bytes::<8>()));
+        let public_jwk = json!({
+            "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
+            "n": URL_SAFE_NO_PAD.encode(rsa.n().to_vec()),
+            "e": URL_SAFE_NO_PAD.encode(rsa.e().to_vec()),
+        });
+        let pkey = PKey::from_rsa(rsa).map_err(unexpected)?;
+        let key = SigningKey {
+            private_key: seal::seal(
+                &self.secret_key,
+                &key_context(&kid),
+                &pkey.private_key_to_pkcs8().map_err(unexpected)?,
+            )
+            .map_err(|e| ServiceError::Unexpected(e.into()))?,
+            kid,
+            public_jwk: public_jwk.to_string(),
+            created_at: self.clock.now(),
+            retired_at: None,
+        };
+        self.store.insert_signing_key(&key).await?;
+        Ok(key)
+    }
+
+    /// The published keys: the current one and those retired recently.
+    pub async fn jwks(&self) -> ServiceResult<Value> {
+        let now = self.clock.now();
+        let mut keys = self.store.list_signing_keys().await?;
+        if keys.is_empty() {
+            self.signing_key().await?;
+            keys = self.store.list_signing_keys().await?;
+        }
+        let published: Vec<Value> = keys
+            .into_iter()
+            .filter(|k| k.retired_at.is_none_or(|r| now - r < KEY_OVERLAP))
+            .filter_map(|k| serde_json::from_str(&k.public_jwk).ok())
+            .collect();
+        Ok(json!({ "keys": published }))
+    }
+
+    /// `/oauth/authorize`: checks the client and its redirect URI (without
+    /// them there is no safe place to report to), then everything else as
+    /// OAuth errors on that URI, then sends the browser to the identity
+    /// provider of the organization the email or `organization` names.
+    pub async fn authorize(&self, p: &AuthorizeParams) -> ServiceResult<Authorize> {
+        let client = match p.client_id.as_deref() {
+            Some(id) if ids::is_well_formed(Kind::Client, id) => {
+                self.store.get_oauth_client(id).await?
+            }
+            _ => None,
+        };
+        let Some(client) = client else {
+            return Ok(Authorize::Page("oauth_client_unknown"));
+        };
+        let Some(redirect_uri) = p
+            .redirect_uri
+            .as_deref()
+            .filter(|r| client.redirect_uris().iter().any(|u| u == r))
+        else {
+            return Ok(Authorize::Page("oauth_redirect_uri_invalid"));
+        };
+        let request = HostRequest {
+            client_id: client.id.clone(),
+            redirect_uri: redirect_uri.to_string(),
+            state: p.state.clone(),
+            nonce: p.nonce.clone(),
+            code_challenge: p.code_challenge.clone(),
+        };
+        let origin = self.config.public_origin();
+        let fail = |error: &str, code: &str| {
+            Ok(Authorize::Redirect(error_redirect(
+                &origin, &request, error, code,
+            )))
+        };
+        if p.response_type.as_deref() != Some("code") {
+            return fail(
+                "unsupported_response_type",
+                "oauth_response_type_unsupported",
+            );
+        }
+        if !p
+            .scope
+            .as_deref()
+            .is_some_and(|s| s.split_whitespace().any(|x| x == "openid"))
+        {
+            return fail("invalid_scope", "oauth_scope_invalid");
+        }
+        if p.code_challenge.is_some() && p.code_challenge_method.as_deref() != Some("S256") {
+            return fail("invalid_request", "oauth_pkce_invalid");
+        }
+        let connection = match self
+            .connection_for(p.login_hint.as_deref(), p.organization.as_deref())
+            .await?
+        {
+            Ok(c) => c,
+            Err(code) => return fail("access_denied", code),
+        };
+        let context = json!({ "oauth": request });
+        let started = match connection.protocol() {
+            Protocol::Saml => {
+                self.start_saml_sign_in(&connection.id, FlowPurpose::SignIn, context)
+                    .await
+            }
+            Protocol::Oidc => self
+                .start_oidc_sign_in(
+                    &connection.id,
+                    FlowPurpose::SignIn,
+                    context,
+                    p.login_hint.as_deref(),
+                )
+                .await
+                .map(SignInStart::Redirect),
+        };
+        match started {
+            Ok(start) => Ok(Authorize::Start(start)),
+            Err(ServiceError::Refused { code, .. }) => fail("access_denied", code),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The active connection the email's domain (or the organization)
+    /// signs in with, or the code of why there is none.
+    async fn connection_for(
+        &self,
+        login_hint: Option<&str>,
+        organization: Option<&str>,
+    ) -> ServiceResult<Result<Connection, &'static str>> {
+        let org_id = match (login_hint, organization) {
+            (_, Some(org)) if ids::is_well_formed(Kind::Organization, org) => org.to_string(),
+            (Some(email), _) => {
+                let Some(domain) = domains::email_domain(email) else {
+                    return Ok(Err("oauth_login_hint_invalid"));
+                };
+                match self.sso_domain_owner(&domain).await? {
+                    Some(org) => org,
+                    None => return Ok(Err("domain_not_verified")),
+                }
+            }
+            _ => return Ok(Err("oauth_login_hint_missing")),
+        };
+        let active = self
+            .store
+            .list_connections(&org_id)
+            .await?
+            .into_iter()
+            .find(|c| c.state() == State::Active);
+        Ok(active.ok_or("connection_inactive"))
+    }
+
+    /// The organization that verified `domain` (or a parent of it, where
+    /// its connection allows subdomains) for SSO.
+    pub async fn sso_domain_owner(&self, domain: &str) -> ServiceResult<Option<String>> {
+        let mut candidate = Some(domain.to_ascii_lowercase());
+        while let Some(name) = candidate {
+            if let Some(d) = self.store.find_verified_domain(&name).await?
+                && d.status == Status::Verified
+                && d.purpose == Purpose::Sso
+            {
+                if name == domain {
+                    return Ok(Some(d.organization_id));
+                }
+                let allows = self
+                    .store
+                    .list_connections(&d.organization_id)
+                    .await?
+                    .iter()
+                    .any(|c| c.state() == State::Active && c.allow_subdomains);
+                return Ok(allows.then_some(d.organization_id));
+            }
+            candidate = name
+                .split_once('.')
+                .map(|(_, rest)| rest.to_string())
+                .filter(|r| r.contains('.'));
+        }
+        Ok(None)
+    }
+
+    /// The identity provider vouched for someone: provision them and answer
+    /// the redirect that hands the host its code.
+    pub async fn finish_host_sign_in(
+        &self,
+        connection: &Connection,
+        request: &HostRequest,
+        person: &SignedInPerson,
+        request_id: Option<String>,
+    ) -> ServiceResult<String> {
+        let org = self.get_organization(&connection.organization_id).await?;
+        let now = self.clock.now();
+        let code = crypto::random_token("ghc_");
+        let mut claims = Map::new();
+        claims.insert("email".into(), json!(person.email));
+        claims.insert("email_verified".into(), json!(true));
+        if let Some(v) = &person.first_name {
+            claims.insert("given_name".into(), json!(v));
+        }
+        if let Some(v) = &person.last_name {
+            claims.insert("family_name".into(), json!(v));
+        }
+        claims.insert("org_id".into(), json!(org.id));
+        claims.insert("groups".into(), json!(person.groups));
+        claims.insert("idp".into(), json!(connection.provider.as_str()));
+        claims.insert("connection_id".into(), json!(connection.id));
+        claims.insert("auth_time".into(), json!(now.timestamp()));
+        if let Some(nonce) = &request.nonce {
+            claims.insert("nonce".into(), json!(nonce));
+        }
+        let write = SignInWrite {
+            organization_id: org.id.clone(),
+            connection_id: connection.id.clone(),
+            subject: person.subject.clone(),
+            email: person.email.clone(),
+            first_name: person.first_name.clone(),
+            last_name: person.last_name.clone(),
+            role: org.default_role.clone(),
+            new_user_id: ids::new_id(Kind::User),
+            now,
+            code: Some(CodeWrite {
+                code_hash: crypto::token_hash(&code),
+                client_id: request.client_id.clone(),
+                redirect_uri: request.redirect_uri.clone(),
+                code_challenge: request.code_challenge.clone(),
+                claims,
+                expires_at: now + CODE_LIFETIME,
+            }),
+        };
+        let ctx = ChangeContext {
+            actor: Actor::System,
+            request_id,
+        };
+        self.store.record_sign_in(&write, &ctx).await?;
+        let mut url = url::Url::parse(&request.redirect_uri)
+            .map_err(|e| ServiceError::Unexpected(e.into()))?;
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("code", &code);
+            if let Some(state) = &request.state {
+                q.append_pair("state", state);
+            }
+            q.append_pair("iss", &self.issuer());
+        }
+        Ok(url.to_string())
+    }
+
+    /// A failed sign-in, in the audit log (best effort: the person is
+    /// already on their way back to the host).
+    pub async fn record_sign_in_failure(
+        &self,
+        connection: &Connection,
+        error: &crate::domain::sign_in::SignInError,
+        request_id: Option<String>,
+    ) {
+        let ctx = ChangeContext {
+            actor: Actor::System,
+            request_id,
+        };
+        let event = NewEvent {
+            organization_id: Some(connection.organization_id.clone()),
+            action: "sign_in.failed",
+            target_type: "connection",
+            target_id: connection.id.clone(),
+            data: json!({ "error_code": error.code }),
+        };
+        if let Err(e) = self.store.record_event(&ctx, event, self.clock.now()).await {
+            tracing::warn!(error = %e, "recording a failed sign-in failed");
+        }
+    }
+
+    /// `/oauth/token`: the code for an ID token and an access token.
+    pub async fn exchange_host_code(
+        &self,
+        credentials: &ClientCredentials,
+        p: &TokenParams,
+    ) -> Result<Value, OauthError> {
+        let internal = |e: ServiceError| oauth_error(500, "server_error", e.to_string());
+        let client_id = credentials
+            .client_id
+            .as_deref()
+            .or(p.client_id.as_deref())
+            .unwrap_or_default();
+        let secret = credentials
+            .client_secret
+            .as_deref()
+            .or(p.client_secret.as_deref())
+            .unwrap_or_default();
+        let client = match ids::is_well_formed(Kind::Client, client_id) {
+            true => self
+                .store
+                .get_oauth_client(client_id)
+                .await
+                .map_err(|e| internal(e.into()))?,
+            false => None,
+        }
+        .filter(|c| crypto::constant_time_eq(&c.secret_hash, &client_secret_hash(secret)))
+        .ok_or_else(|| oauth_error(401, "invalid_client", "client authentication failed"))?;
+        if p.grant_type.as_deref() != Some("authorization_code") {
+            return Err(oauth_error(
+                400,
+                "unsupported_grant_type",
+                "only authorization_code is supported",
+            ));
+        }
+        let now = self.clock.now();
+        let code_hash = crypto::token_hash(p.code.as_deref().unwrap_or_default());
+        let code = match self
+            .store
+            .consume_oauth_code(&code_hash, now)
+            .await
+            .map_err(|e| internal(e.into()))?
+        {
+            Ok(code) => code,
+            Err(true) => {
+                return Err(oauth_error(
+                    400,
+                    "invalid_grant",
+                    "the code was already used",
+                ));
+            }
+            Err(false) => return Err(oauth_error(400, "invalid_grant", "unknown code")),
+        };
+        if code.client_id != client.id {
+            return Err(oauth_error(
+                400,
+                "invalid_grant",
+                "the code was issued to another client",
+            ));
+        }
+        if now >= code.expires_at {
+            return Err(oauth_error(400, "invalid_grant", "the code has expired"));
+        }
+        if p.redirect_uri.as_deref() != Some(code.redirect_uri.as_str()) {
+            return Err(oauth_error(
+                400,
+                "invalid_grant",
+                "redirect_uri does not match the authorization request",
+            ));
+        }
+        if let Some(challenge) = &code.code_challenge {
+            let verifier = p.code_verifier.as_deref().unwrap_or_default();
+            let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+            if !crypto::constant_time_eq(&computed, challenge) {
+                return Err(oauth_error(
+                    400,
+                    "invalid_grant",
+                    "code_verifier does not match the code_challenge",
+                ));
+            }
+        }
+        let mut claims: Map<String, Value> = serde_json::from_str(&code.claims).unwrap_or_default();
+        claims.insert("iss".into(), json!(self.issuer()));
+        claims.insert("aud".into(), json!(client.id));
+        claims.insert("iat".into(), json!(now.timestamp()));
+        claims.insert("exp".into(), json!((now + TOKEN_LIFETIME).timestamp()));
+        let (kid, key) = self.signing_key().await.map_err(internal)?;
+        let claims = Value::Object(claims);
+        let id_token =
+            jwt(&key, &kid, &claims).map_err(|e| internal(ServiceError::Unexpected(e)))?;
+        let access_token = crypto::random_token("ghat_");
+        self.store
+            .insert_access_token(
+                &crypto::token_hash(&access_token),
+                &client.id,
+                &claims.to_string(),
+                now,
+                now + TOKEN_LIFETIME,
+            )
+            .await
+            .map_err(|e| internal(e.into()))?;
+        Ok(json!({
+            "access_token": access_token,
+            "id_token": id_token,
+            "token_type": "Bearer",
+            "expires_in": TOKEN_LIFETIME.num_seconds(),
+        }))
+    }
+
+    /// `/oauth/userinfo`: the claims an access token was issued with.
+    pub async fn host_userinfo(&self, access_token: &str) -> Result<Value, OauthError> {
+        let claims = self
+            .store
+            .access_token_claims(&crypto::token_hash(access_token), self.clock.now())
+            .await
+            .map_err(|e| oauth_error(500, "server_error", e.to_string()))?
+            .ok_or_else(|| {
+                oauth_error(
+                    401,
+                    "invalid_token",
+                    "the access token is unknown or expired",
+                )
+            })?;
+        let mut claims: Map<String, Value> = serde_json::from_str(&claims).unwrap_or_default();
+        for token_only in ["iss", "aud", "iat", "exp", "nonce", "auth_time"] {
+            claims.remove(token_only);
+        }
+        Ok(Value::Object(claims))
+    }
+
+    /// Decodes `Authorization: Basic`, form-decoding both parts (RFC 6749).
+    pub fn basic_credentials(header: &str) -> ClientCredentials {
+        let decoded = header
+            .strip_prefix("Basic ")
+            .and_then(|b| STANDARD.decode(b.trim()).ok())
+            .and_then(|b| String::from_utf8(b).ok());
+        let Some((id, secret)) = decoded.as_deref().and_then(|d| d.split_once(':')) else {
+            return ClientCredentials::default();
+        };
+        let decode = |v: &str| {
+            url::form_urlencoded::parse(format!("v={v}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+        };
+        ClientCredentials {
+            client_id: decode(id),
+            client_secret: decode(secret),
+        }
+    }
+}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

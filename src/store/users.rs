@@ -1,0 +1,303 @@
+//! People who signed in through SSO: users, their memberships, the
+//! identity-provider subjects they are known by, and everything one sign-in
+//! writes, in one transaction.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+
+use super::events::{EventRow, insert_event};
+use super::{Store, StoreResult, read, write};
+use crate::domain::audit::{ChangeContext, NewEvent};
+
+/// What a completed SSO sign-in records.
+#[derive(Debug, Clone)]
+pub struct SignInWrite {
+    pub organization_id: String,
+    pub connection_id: String,
+    /// The identity provider's stable subject for the person.
+    pub subject: String,
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// The role a new member gets.
+    pub role: String,
+    /// A fresh user id, used if the person is new.
+    pub new_user_id: String,
+    pub now: DateTime<Utc>,
+    /// The authorization code for the host, if the sign-in came from one:
+    /// its hash, client, redirect URI, PKCE challenge, and the ID token's
+    /// claims (`sub` and `org_role` are filled in here).
+    pub code: Option<CodeWrite>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CodeWrite {
+    pub code_hash: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub code_challenge: Option<String>,
+    pub claims: Map<String, Value>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Who signed in, and what was new.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInRecorded {
+    pub user_id: String,
+    pub role: String,
+    pub user_created: bool,
+    pub membership_created: bool,
+}
+
+/// A member of an organization.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Member {
+    pub user_id: String,
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub role: String,
+    pub source: String,
+    pub joined_at: DateTime<Utc>,
+    pub last_login_at: Option<DateTime<Utc>>,
+}
+
+fn event(
+    organization_id: &str,
+    action: &'static str,
+    target_type: &'static str,
+    target_id: &str,
+    data: Value,
+) -> NewEvent {
+    NewEvent {
+        organization_id: Some(organization_id.to_string()),
+        action,
+        target_type,
+        target_id: target_id.to_string(),
+        data,
+    }
+}
+
+impl Store {
+    /// Just-in-time provisioning: the user known by this subject, else the
+    /// one with this email (linked), else a new one; the membership, added
+    /// with the default role if missing (a removed member rejoins); the
+    /// login times; the host's authorization code; and the audit events.
+    pub async fn record_sign_in(
+        &self,
+        w: &SignInWrite,
+        ctx: &ChangeContext,
+    ) -> StoreResult<SignInRecorded> {
+        write!(self, |p| async {
+            let mut tx = p.begin().await?;
+            let known: Option<String> = sqlx::query_scalar(
+                "SELECT user_id FROM sso_identities WHERE connection_id = $1 AND subject = $2",
+            )
+            .bind(&w.connection_id)
+            .bind(&w.subject)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let mut user_created = false;
+            let user_id = match known {
+                Some(id) => id,
+                None => {
+                    user_created = sqlx::query(
+                        "INSERT INTO users (id, email, first_name, last_name, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (email) DO NOTHING",
+                    )
+                    .bind(&w.new_user_id)
+                    .bind(&w.email)
+                    .bind(&w.first_name)
+                    .bind(&w.last_name)
+                    .bind(w.now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                        == 1;
+                    let id: String = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+                        .bind(&w.email)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    sqlx::query(
+                        "INSERT INTO sso_identities (connection_id, subject, user_id, created_at, last_login_at) \
+                         VALUES ($1, $2, $3, $4, $4) ON CONFLICT (connection_id, subject) DO NOTHING",
+                    )
+                    .bind(&w.connection_id)
+                    .bind(&w.subject)
+                    .bind(&id)
+                    .bind(w.now)
+                    .execute(&mut *tx)
+                    .await?;
+                    id
+                }
+            };
+            // The identity provider's word on names is the latest.
+            sqlx::query(
+                "UPDATE users SET first_name = COALESCE($2, first_name), \
+                 last_name = COALESCE($3, last_name), updated_at = $4 WHERE id = $1",
+            )
+            .bind(&user_id)
+            .bind(&w.first_name)
+            .bind(&w.last_name)
+            .bind(w.now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE sso_identities SET last_login_at = $3 WHERE connection_id = $1 AND subject = $2",
+            )
+            .bind(&w.connection_id)
+            .bind(&w.subject)
+            .bind(w.now)
+            .execute(&mut *tx)
+            .await?;
+            let membership_created = sqlx::query(
+                "INSERT INTO memberships (organization_id, user_id, role, source, joined_at, last_login_at) \
+                 VALUES ($1, $2, $3, 'sso', $4, $4) ON CONFLICT (organization_id, user_id) DO NOTHING",
+            )
+            .bind(&w.organization_id)
+            .bind(&user_id)
+            .bind(&w.role)
+            .bind(w.now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            sqlx::query(
+                "UPDATE memberships SET last_login_at = $3 WHERE organization_id = $1 AND user_id = $2",
+            )
+            .bind(&w.organization_id)
+            .bind(&user_id)
+            .bind(w.now)
+            .execute(&mut *tx)
+            .await?;
+            let role: String = sqlx::query_scalar(
+                "SELECT role FROM memberships WHERE organization_id = $1 AND user_id = $2",
+            )
+            .bind(&w.organization_id)
+            .bind(&user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if let Some(code) = &w.code {
+                let mut claims = code.claims.clone();
+                claims.insert("sub".into(), json!(user_id));
+                claims.insert("org_role".into(), json!(role));
+                sqlx::query(
+                    "INSERT INTO oauth_codes (code_hash, client_id, redirect_uri, code_challenge, claims, \
+                     created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&code.code_hash)
+                .bind(&code.client_id)
+                .bind(&code.redirect_uri)
+                .bind(&code.code_challenge)
+                .bind(Value::Object(claims).to_string())
+                .bind(w.now)
+                .bind(code.expires_at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            let org = &w.organization_id;
+            if user_created {
+                insert_event!(
+                    &mut *tx,
+                    EventRow::new(ctx, event(org, "user.created", "user", &user_id, json!({ "email": w.email })), w.now)
+                )?;
+            }
+            if membership_created {
+                insert_event!(
+                    &mut *tx,
+                    EventRow::new(ctx, event(org, "membership.created", "user", &user_id, json!({ "role": role, "source": "sso" })), w.now)
+                )?;
+            }
+            insert_event!(
+                &mut *tx,
+                EventRow::new(
+                    ctx,
+                    event(org, "sign_in.succeeded", "user", &user_id, json!({ "connection_id": w.connection_id, "email": w.email })),
+                    w.now
+                )
+            )?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(SignInRecorded {
+                user_id,
+                role,
+                user_created,
+                membership_created,
+            })
+        }
+        .await)
+        .map_err(Into::into)
+    }
+
+    pub async fn list_members(&self, organization_id: &str) -> StoreResult<Vec<Member>> {
+        Ok(read!(self, |p| sqlx::query_as(
+            "SELECT m.user_id, u.email, u.first_name, u.last_name, m.role, m.source, m.joined_at, \
+             m.last_login_at FROM memberships m JOIN users u ON u.id = m.user_id \
+             WHERE m.organization_id = $1 ORDER BY m.joined_at, m.user_id"
+        )
+        .bind(organization_id)
+        .fetch_all(p)
+        .await)?)
+    }
+
+    /// Removes a member (the user stays); false if there was no such member.
+    pub async fn remove_member(
+        &self,
+        organization_id: &str,
+        user_id: &str,
+        ctx: &ChangeContext,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let done = write!(self, |p| async {
+            let mut tx = p.begin().await?;
+            let done =
+                sqlx::query("DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2")
+                    .bind(organization_id)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            if done == 1 {
+                insert_event!(
+                    &mut *tx,
+                    EventRow::new(
+                        ctx,
+                        event(
+                            organization_id,
+                            "membership.removed",
+                            "user",
+                            user_id,
+                            json!({})
+                        ),
+                        now
+                    )
+                )?;
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(done)
+        }
+        .await)?;
+        Ok(done == 1)
+    }
+
+    /// The latest SSO sign-in and how many members joined through SSO.
+    pub async fn sso_activity(
+        &self,
+        organization_id: &str,
+    ) -> StoreResult<(Option<DateTime<Utc>>, i64)> {
+        let last: Option<DateTime<Utc>> = read!(self, |p| {
+            sqlx::query_scalar(
+            "SELECT MAX(last_login_at) FROM memberships WHERE organization_id = $1 AND source = 'sso'"
+        )
+        .bind(organization_id)
+        .fetch_one(p)
+        .await
+        })?;
+        let count: i64 = read!(self, |p| sqlx::query_scalar(
+            "SELECT COUNT(*) FROM memberships WHERE organization_id = $1 AND source = 'sso'"
+        )
+        .bind(organization_id)
+        .fetch_one(p)
+        .await)?;
+        Ok((last, count))
+    }
+}

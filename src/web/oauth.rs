@@ -1,0 +1,167 @@
+//! The host-facing OpenID provider's endpoints: discovery, keys, the
+//! authorization request, the token and userinfo endpoints.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::error::PageError;
+use super::middleware::current_request_id;
+use super::test_step::post_binding_page;
+use crate::domain::connections::Connection;
+use crate::domain::sign_in::SignInError;
+use crate::services::Services;
+use crate::services::oauth::{
+    Authorize, AuthorizeParams, HostRequest, OauthError, SignedInPerson, TokenParams,
+    error_redirect,
+};
+use crate::services::saml_signin::SignInStart;
+use crate::services::test_sign_in::FlowOrigin;
+
+fn json(value: serde_json::Value) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(value)
+}
+
+fn oauth_error(e: OauthError) -> HttpResponse {
+    let mut res =
+        HttpResponse::build(StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST));
+    res.insert_header((header::CACHE_CONTROL, "no-store"));
+    if e.status == 401 {
+        res.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"gatehouse\""));
+    }
+    res.json(serde_json::json!({ "error": e.error, "error_description": e.description }))
+}
+
+/// `GET /.well-known/openid-configuration`
+pub async fn configuration(services: web::Data<Services>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .json(services.openid_configuration())
+}
+
+/// `GET /oauth/jwks`
+pub async fn jwks(services: web::Data<Services>) -> Result<HttpResponse, PageError> {
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .json(services.jwks().await?))
+}
+
+/// `GET /oauth/authorize`
+pub async fn authorize(
+    services: web::Data<Services>,
+    query: web::Query<AuthorizeParams>,
+) -> Result<HttpResponse, PageError> {
+    match services.authorize(&query).await? {
+        Authorize::Start(SignInStart::Redirect(url)) | Authorize::Redirect(url) => {
+            Ok(HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, url))
+                .finish())
+        }
+        Authorize::Start(SignInStart::Post {
+            url,
+            saml_request,
+            relay_state,
+        }) => post_binding_page(&url, &saml_request, &relay_state),
+        Authorize::Page(code) => Err(PageError::new(StatusCode::BAD_REQUEST, code)),
+    }
+}
+
+/// `POST /oauth/token`
+pub async fn token(
+    req: HttpRequest,
+    services: web::Data<Services>,
+    form: web::Form<TokenParams>,
+) -> HttpResponse {
+    let credentials = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(Services::basic_credentials)
+        .unwrap_or_default();
+    match services.exchange_host_code(&credentials, &form).await {
+        Ok(tokens) => json(tokens),
+        Err(e) => oauth_error(e),
+    }
+}
+
+/// `GET /oauth/userinfo` (or POST)
+pub async fn userinfo(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    match services.host_userinfo(&token).await {
+        Ok(claims) => json(claims),
+        Err(e) => {
+            let mut res = oauth_error(e);
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer error=\"invalid_token\""),
+            );
+            res
+        }
+    }
+}
+
+fn host_request(origin: &FlowOrigin) -> Option<HostRequest> {
+    origin
+        .context
+        .get("oauth")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+}
+
+/// A sign-in the host started: provision the person and hand the host its
+/// code. `None` when the flow was not the host's.
+pub async fn host_success(
+    services: &Services,
+    connection: &Connection,
+    origin: &FlowOrigin,
+    person: &SignedInPerson,
+) -> Option<Result<HttpResponse, PageError>> {
+    let request = host_request(origin)?;
+    Some(
+        services
+            .finish_host_sign_in(connection, &request, person, Some(current_request_id()))
+            .await
+            .map(|url| {
+                HttpResponse::SeeOther()
+                    .insert_header((header::LOCATION, url))
+                    .finish()
+            })
+            .map_err(PageError::from),
+    )
+}
+
+/// A sign-in the host started failed: back to the host with the OAuth
+/// error and Gatehouse's code, and the failure in the audit log.
+pub async fn host_failure(
+    services: &Services,
+    connection_id: Option<&str>,
+    origin: &FlowOrigin,
+    error: &SignInError,
+) -> Option<HttpResponse> {
+    let request = host_request(origin)?;
+    if let Some(id) = connection_id
+        && let Ok(connection) = services.get_connection(id).await
+    {
+        services
+            .record_sign_in_failure(&connection, error, Some(current_request_id()))
+            .await;
+    }
+    let url = error_redirect(
+        &services.config.public_origin(),
+        &request,
+        "access_denied",
+        error.code,
+    );
+    Some(
+        HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, url))
+            .finish(),
+    )
+}

@@ -1,0 +1,487 @@
+//! Sign-in for the host: a real OpenID Connect client crate (`openidconnect`)
+//! acts as the host, against Gatehouse's discovery, authorize, token, JWKS
+//! and userinfo endpoints, with the identity provider leg through the
+//! independent SAML signer or the third-party OpenID Provider.
+
+use std::io::Read;
+
+use base64::Engine;
+use openidconnect::core::{CoreClient, CoreProviderMetadata, CoreResponseType};
+use openidconnect::{
+    AuthenticationFlow, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
+    PkceCodeChallenge, RedirectUrl, Scope,
+};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, TestIdp, error_code, on_both};
+use crate::oidc_provider::TestOidc;
+
+const IDP_ENTITY: &str = "https://idp.acme.test/metadata";
+const HOST_CALLBACK: &str = "http://localhost:9999/callback";
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+fn location(res: &reqwest::Response) -> String {
+    res.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("a redirect")
+        .to_string()
+}
+
+fn query(url: &str) -> std::collections::HashMap<String, String> {
+    url::Url::parse(url)
+        .expect("url")
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+/// The client crate's client as `from_provider_metadata` builds it.
+type HostClient = openidconnect::Client<
+    openidconnect::EmptyAdditionalClaims,
+    openidconnect::core::CoreAuthDisplay,
+    openidconnect::core::CoreGenderClaim,
+    openidconnect::core::CoreJweContentEncryptionAlgorithm,
+    openidconnect::core::CoreJsonWebKey,
+    openidconnect::core::CoreAuthPrompt,
+    openidconnect::StandardErrorResponse<openidconnect::core::CoreErrorResponseType>,
+    openidconnect::core::CoreTokenResponse,
+    openidconnect::core::CoreTokenIntrospectionResponse,
+    openidconnect::core::CoreRevocableToken,
+    openidconnect::core::CoreRevocationErrorResponse,
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
+/// The host's side: its OAuth client at Gatehouse, and the client crate.
+struct Host {
+    client_id: String,
+    http: openidconnect::reqwest::Client,
+    oidc: HostClient,
+}
+
+impl Host {
+    async fn register(app: &TestApp) -> Self {
+        let res = app
+            .api_post(
+                "/oauth_clients",
+                &json!({ "name": "Acme app", "redirect_uris": [HOST_CALLBACK] }),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+        let c: Value = res.json().await.expect("json");
+        let client_id = c["client_id"].as_str().expect("id").to_string();
+        let secret = c["client_secret"].as_str().expect("secret").to_string();
+        let http = openidconnect::reqwest::ClientBuilder::new()
+            .redirect(openidconnect::reqwest::redirect::Policy::none())
+            .build()
+            .expect("http");
+        let metadata = CoreProviderMetadata::discover_async(
+            IssuerUrl::new(app.address.clone()).expect("issuer"),
+            &http,
+        )
+        .await
+        .expect("discovery");
+        let oidc = CoreClient::from_provider_metadata(
+            metadata,
+            ClientId::new(client_id.clone()),
+            Some(ClientSecret::new(secret.clone())),
+        )
+        .set_redirect_uri(RedirectUrl::new(HOST_CALLBACK.into()).expect("redirect"));
+        Self {
+            client_id,
+            http,
+            oidc,
+        }
+    }
+
+    /// The authorization URL for this email, and what the host keeps.
+    fn authorize_url(
+        &self,
+        email: &str,
+    ) -> (String, CsrfToken, Nonce, openidconnect::PkceCodeVerifier) {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (url, state, nonce) = self
+            .oidc
+            .authorize_url(
+                AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
+            .add_scope(Scope::new("email".into()))
+            .add_scope(Scope::new("profile".into()))
+            .add_extra_param("login_hint", email)
+            .set_pkce_challenge(challenge)
+            .url();
+        (url.to_string(), state, nonce, verifier)
+    }
+
+    /// Exchanges the code and verifies the ID token like any client
+    /// library: signature against Gatehouse's JWKS, issuer, audience,
+    /// nonce. Answers the token's raw claims and the access token.
+    async fn exchange(
+        &self,
+        code: &str,
+        nonce: &Nonce,
+        verifier: openidconnect::PkceCodeVerifier,
+    ) -> Result<(Value, String), String> {
+        use openidconnect::{OAuth2TokenResponse, TokenResponse};
+        let tokens = self
+            .oidc
+            .exchange_code(AuthorizationCode::new(code.into()))
+            .expect("token endpoint")
+            .set_pkce_verifier(verifier)
+            .request_async(&self.http)
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        let id_token = tokens.id_token().expect("an ID token");
+        let verified = id_token
+            .claims(&self.oidc.id_token_verifier(), nonce)
+            .map_err(|e| format!("{e:?}"))?;
+        assert!(verified.email().is_some());
+        let payload = id_token.to_string();
+        let body = payload.split('.').nth(1).expect("payload");
+        let claims: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(body)
+                .expect("b64"),
+        )
+        .expect("json");
+        Ok((claims, tokens.access_token().secret().clone()))
+    }
+}
+
+/// Acme with acme.test verified and an active SAML connection.
+async fn saml_org(app: &TestApp) -> (String, Value) {
+    let org = app.verified_org("Acme", "acme.test").await;
+    let res = app
+        .api_post(
+            &format!("/organizations/{org}/connections"),
+            &json!({ "provider": "okta", "saml": { "sso_url": "https://idp.acme.test/sso",
+                "entity_id": IDP_ENTITY, "certificate_pem": TestIdp::shared().cert_pem } }),
+        )
+        .await;
+    let conn: Value = res.json().await.expect("json");
+    let res = app
+        .api_post(
+            &format!("/connections/{}/activate", conn["id"].as_str().expect("id")),
+            &json!({ "skip_test": true }),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    (org, conn)
+}
+
+/// Goes through the SAML identity provider: answers where the ACS sends
+/// the browser.
+async fn through_saml(
+    app: &TestApp,
+    conn: &Value,
+    authorize: &str,
+    name_id: &str,
+    changes: Value,
+) -> reqwest::Response {
+    let res = no_redirects()
+        .get(authorize)
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(res.status(), 303);
+    let to_idp = location(&res);
+    assert!(to_idp.starts_with("https://idp.acme.test/sso?"), "{to_idp}");
+    let q = query(&to_idp);
+    let deflated = base64::engine::general_purpose::STANDARD
+        .decode(&q["SAMLRequest"])
+        .expect("b64");
+    let mut xml = String::new();
+    flate2::read::DeflateDecoder::new(&deflated[..])
+        .read_to_string(&mut xml)
+        .expect("inflate");
+    let doc = roxmltree::Document::parse(&xml).expect("xml");
+    let request_id = doc.root_element().attribute("ID").expect("id").to_string();
+    let mut p = json!({
+        "issuer": IDP_ENTITY, "destination": conn["sp"]["acs_url"], "audience": conn["sp"]["entity_id"],
+        "in_response_to": request_id, "name_id": name_id,
+        "attributes": { "email": ["alice@acme.test"], "firstName": ["Alice"], "lastName": ["Liddell"], "groups": ["admins"] },
+    });
+    for (k, v) in changes.as_object().cloned().unwrap_or_default() {
+        p[k] = v;
+    }
+    no_redirects()
+        .post(app.url(&format!("/saml/{}/acs", conn["id"].as_str().expect("id"))))
+        .form(&[
+            ("SAMLResponse", TestIdp::shared().response(&p)),
+            ("RelayState", q["RelayState"].clone()),
+        ])
+        .send()
+        .await
+        .expect("acs")
+}
+
+on_both!(
+    a_host_signs_people_in_through_saml_with_a_standard_client,
+    |app| {
+        let (org, conn) = saml_org(&app).await;
+        let host = Host::register(&app).await;
+        let (url, state, nonce, verifier) = host.authorize_url("alice@acme.test");
+        let res = through_saml(&app, &conn, &url, "alice@acme.test", json!({})).await;
+        assert_eq!(res.status(), 303);
+        let back = location(&res);
+        assert!(back.starts_with(HOST_CALLBACK), "{back}");
+        let q = query(&back);
+        assert_eq!(&q["state"], state.secret());
+        assert_eq!(q["iss"], app.address);
+        let (claims, access_token) = host
+            .exchange(&q["code"], &nonce, verifier)
+            .await
+            .expect("the code exchanges and the ID token verifies");
+        assert_eq!(claims["email"], "alice@acme.test");
+        assert_eq!(claims["email_verified"], true);
+        assert_eq!(claims["given_name"], "Alice");
+        assert_eq!(claims["family_name"], "Liddell");
+        assert_eq!(claims["org_id"], org.as_str());
+        assert_eq!(claims["org_role"], "member");
+        assert_eq!(claims["groups"], json!(["admins"]));
+        assert_eq!(claims["idp"], "okta");
+        assert_eq!(claims["connection_id"], conn["id"]);
+        assert_eq!(claims["aud"], host.client_id.as_str());
+        let user_id = claims["sub"].as_str().expect("sub").to_string();
+        assert!(user_id.starts_with("user_"));
+
+        // Userinfo with the access token.
+        let info: Value = reqwest::Client::new()
+            .get(app.url("/oauth/userinfo"))
+            .bearer_auth(&access_token)
+            .send()
+            .await
+            .expect("userinfo")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(info["sub"], user_id.as_str());
+        assert_eq!(info["email"], "alice@acme.test");
+
+        // A code works once.
+        let (_, _, _, verifier2) = host.authorize_url("alice@acme.test");
+        let again = host.exchange(&q["code"], &nonce, verifier2).await;
+        assert!(again.is_err_and(|e| e.contains("invalid_grant")));
+
+        // JIT: the member, the status, the events.
+        let members: Value = app
+            .api_get(&format!("/organizations/{org}/members"))
+            .await
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(members["data"][0]["email"], "alice@acme.test");
+        assert_eq!(members["data"][0]["source"], "sso");
+        let status: Value = app
+            .api_get(&format!("/organizations/{org}/sso/status"))
+            .await
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(status["sso_enabled"], true);
+        assert_eq!(status["connection_state"], "active");
+        assert_eq!(status["total_sso_users"], 1);
+        assert!(status["last_login"].is_string());
+        for action in ["user.created", "membership.created", "sign_in.succeeded"] {
+            assert_eq!(
+                app.events(&format!("organization_id={org}&action={action}"))
+                    .await
+                    .len(),
+                1,
+                "{action}"
+            );
+        }
+
+        // A removed member rejoins on the next sign-in, as the same user, even
+        // when the identity provider names them differently.
+        let res = app
+            .api_send(
+                reqwest::Method::DELETE,
+                &format!("/organizations/{org}/members/{user_id}"),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(res.status(), 204);
+        let (url, _, nonce, verifier) = host.authorize_url("alice@acme.test");
+        let res = through_saml(&app, &conn, &url, "alice-other-name-id", json!({})).await;
+        let q = query(&location(&res));
+        let (claims, _) = host
+            .exchange(&q["code"], &nonce, verifier)
+            .await
+            .expect("again");
+        assert_eq!(
+            claims["sub"],
+            user_id.as_str(),
+            "linked by email, not duplicated"
+        );
+        let members: Value = app
+            .api_get(&format!("/organizations/{org}/members"))
+            .await
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(members["data"].as_array().expect("list").len(), 1);
+    }
+);
+
+#[tokio::test]
+async fn failures_go_back_to_the_host_as_oauth_errors_or_stop_at_an_error_page() {
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
+        .await
+        .expect("app");
+    let (org, conn) = saml_org(&app).await;
+    let host = Host::register(&app).await;
+
+    // After the identity provider: back to the host, with the code.
+    let (url, state, _, _) = host.authorize_url("alice@acme.test");
+    let res = through_saml(
+        &app,
+        &conn,
+        &url,
+        "alice@acme.test",
+        json!({ "audience": "https://other.example" }),
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let q = query(&location(&res));
+    assert_eq!(q["error"], "access_denied");
+    assert_eq!(q["error_description"], "saml_audience_mismatch");
+    assert_eq!(&q["state"], state.secret());
+    assert!(q["error_uri"].ends_with("/errors/saml_audience_mismatch"));
+    assert_eq!(
+        app.events(&format!("organization_id={org}&action=sign_in.failed"))
+            .await
+            .len(),
+        1
+    );
+
+    // Before it: an email at a domain nobody verified.
+    let (url, _, _, _) = host.authorize_url("bob@unknown.test");
+    let res = no_redirects().get(&url).send().await.expect("authorize");
+    let q = query(&location(&res));
+    assert_eq!(q["error_description"], "domain_not_verified");
+
+    // No safe redirect: an error page with the code.
+    let bad = url.replace(&host.client_id, "client_01jd0000000000000000000000");
+    let res = no_redirects().get(&bad).send().await.expect("authorize");
+    assert_eq!(res.status(), 400);
+    assert_eq!(error_code(&res).as_deref(), Some("oauth_client_unknown"));
+    let bad = url.replace("localhost%3A9999", "evil.example");
+    let res = no_redirects().get(&bad).send().await.expect("authorize");
+    assert_eq!(
+        error_code(&res).as_deref(),
+        Some("oauth_redirect_uri_invalid")
+    );
+
+    // A wrong client secret at the token endpoint.
+    let res = reqwest::Client::new()
+        .post(app.url("/oauth/token"))
+        .basic_auth(&host.client_id, Some("not-the-secret"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", "x"),
+            ("redirect_uri", HOST_CALLBACK),
+        ])
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(res.status(), 401);
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["error"], "invalid_client");
+}
+
+#[tokio::test]
+async fn a_host_signs_people_in_through_an_oidc_connection() {
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
+        .await
+        .expect("app");
+    let provider = TestOidc::start(json!([{ "sub": "u-alice", "email": "alice@acme.test",
+        "email_verified": true, "given_name": "Alice", "family_name": "Liddell" }]));
+    let org = app.verified_org("Acme", "acme.test").await;
+    let conn: Value = app
+        .api_post(
+            &format!("/organizations/{org}/connections"),
+            &json!({ "provider": "custom_oidc", "oidc": { "discovery_url": provider.issuer,
+                "client_id": "gh", "client_secret": "a-secret-for-the-test-client" } }),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    provider
+        .add_client(
+            "gh",
+            "a-secret-for-the-test-client",
+            conn["oidc_redirect_uri"].as_str().expect("uri"),
+        )
+        .await;
+    app.api_post(
+        &format!("/connections/{}/activate", conn["id"].as_str().expect("id")),
+        &json!({ "skip_test": true }),
+    )
+    .await;
+    let host = Host::register(&app).await;
+    let (url, state, nonce, verifier) = host.authorize_url("alice@acme.test");
+    let res = no_redirects().get(&url).send().await.expect("authorize");
+    let to_provider = location(&res);
+    assert!(to_provider.starts_with(&provider.issuer));
+    assert_eq!(query(&to_provider)["login_hint"], "alice@acme.test");
+    let callback = provider.authorize(&to_provider).await;
+    let res = no_redirects()
+        .get(&callback)
+        .send()
+        .await
+        .expect("callback");
+    assert_eq!(res.status(), 303);
+    let q = query(&location(&res));
+    assert_eq!(&q["state"], state.secret());
+    let (claims, _) = host
+        .exchange(&q["code"], &nonce, verifier)
+        .await
+        .expect("exchange");
+    assert_eq!(claims["email"], "alice@acme.test");
+    assert_eq!(claims["idp"], "custom_oidc");
+    assert_eq!(claims["org_id"], org.as_str());
+}
+
+#[tokio::test]
+async fn a_rotated_signing_key_stays_published_for_a_while() {
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
+        .await
+        .expect("app");
+    let jwks = || async {
+        let body: Value = reqwest::get(app.url("/oauth/jwks"))
+            .await
+            .expect("jwks")
+            .json()
+            .await
+            .expect("json");
+        body["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .map(|k| k["kid"].as_str().expect("kid").to_string())
+            .collect::<Vec<_>>()
+    };
+    let first = jwks().await;
+    assert_eq!(first.len(), 1, "a key is made on first use");
+    app.clock.advance(chrono::Duration::minutes(1));
+    let second = app.services.rotate_signing_key().await.expect("rotate");
+    let both = jwks().await;
+    assert_eq!(both, vec![second.kid.clone(), first[0].clone()]);
+    app.clock.advance(chrono::Duration::days(3));
+    assert_eq!(jwks().await, vec![second.kid]);
+}
