@@ -4,6 +4,7 @@
 use actix_web::web;
 
 pub mod activate_step;
+pub mod activity;
 pub mod assets;
 pub mod connection_step;
 pub mod domains_step;
@@ -101,7 +102,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/security/domains/{id}/purpose",
             web::post().to(domains_step::set_purpose),
         )
+        .route("/security/activity", web::get().to(activity::page))
         .route("/security/test/start", web::get().to(test_step::start))
+        .route(
+            "/security/test/email-attribute",
+            web::post().to(test_step::use_email_attribute),
+        )
         .route(
             "/security/activate",
             web::post().to(activate_step::activate),

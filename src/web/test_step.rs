@@ -11,14 +11,16 @@ use serde_json::Value;
 use super::connection_step::current_connection;
 use super::error::PageError;
 use super::middleware::current_request_id;
-use super::security_tab::render_tab;
-use super::session::AdminContext;
-use crate::domain::connections::Connection;
+use super::security_tab::{
+    Notice, change_context, render_tab, renders_in_place, see_other, user_message,
+};
+use super::session::{AdminContext, AdminForm};
+use crate::domain::connections::{Connection, Protocol};
 use crate::domain::sign_in::SignInError;
 use crate::domain::wizard::Step;
 use crate::error_codes;
 use crate::services::Services;
-use crate::services::connections::is_configured;
+use crate::services::connections::{ConnectionPatch, is_configured, saml_config};
 use crate::services::saml_signin::SignInStart;
 use crate::services::test_sign_in::{FlowOrigin, TestIdentity};
 use crate::store::connection_tests::ConnectionTest;
@@ -75,6 +77,12 @@ pub struct LatestView {
 #[derive(Template)]
 #[template(path = "security/test.html")]
 struct TestStep {
+    csrf_token: String,
+    notice: Option<Notice>,
+    /// SAML connections can take their email from any attribute the last
+    /// test received.
+    pick_email: bool,
+    email_attribute: Option<String>,
     connection_name: Option<&'static str>,
     configured: bool,
     start_href: String,
@@ -117,6 +125,15 @@ pub async fn page(
     services: &Services,
     ctx: &AdminContext,
 ) -> Result<HttpResponse, PageError> {
+    page_with(req, services, ctx, None).await
+}
+
+async fn page_with(
+    req: &HttpRequest,
+    services: &Services,
+    ctx: &AdminContext,
+    notice: Option<Notice>,
+) -> Result<HttpResponse, PageError> {
     let connection = current_connection(services, &ctx.org.id).await?;
     let tests = match &connection {
         Some(c) => services.list_tests(&c.id).await?,
@@ -125,7 +142,14 @@ pub async fn page(
     let version = connection
         .as_ref()
         .map_or(0, |c| c.lifecycle.config_version);
+    let saml = connection
+        .as_ref()
+        .filter(|c| c.protocol() == Protocol::Saml);
     let content = TestStep {
+        csrf_token: ctx.csrf_token.clone(),
+        notice,
+        pick_email: saml.is_some(),
+        email_attribute: saml.and_then(|c| saml_config(c).attribute_mapping.email),
         connection_name: connection.as_ref().map(|c| c.provider.display_name()),
         configured: connection.as_ref().is_some_and(is_configured),
         start_href: connection.as_ref().map_or(String::new(), |c| {
@@ -171,6 +195,47 @@ pub async fn page(
         StatusCode::OK,
     )
     .await
+}
+
+#[derive(serde::Deserialize)]
+pub struct EmailAttributeFields {
+    attribute: Option<String>,
+}
+
+/// `POST /security/test/email-attribute`: take the email from this
+/// attribute of what the last test received (Entra's UPN instead of mail,
+/// or the other way round). A settings change: test again afterwards.
+pub async fn use_email_attribute(
+    req: HttpRequest,
+    services: web::Data<Services>,
+    form: AdminForm<EmailAttributeFields>,
+) -> Result<HttpResponse, PageError> {
+    let ctx = form.ctx.require_self_serve()?;
+    let Some(connection) = current_connection(&services, &ctx.org.id)
+        .await?
+        .filter(|c| c.protocol() == Protocol::Saml)
+    else {
+        return Err(PageError::not_found().with_frame_origin(ctx.frame_origin()));
+    };
+    let mut mapping = saml_config(&connection).attribute_mapping;
+    mapping.email = form.data.attribute.filter(|a| !a.trim().is_empty());
+    let patch = ConnectionPatch {
+        attribute_mapping: Some(mapping),
+        ..ConnectionPatch::default()
+    };
+    let notice = match services
+        .update_connection(&change_context(&ctx), &connection.id, patch)
+        .await
+    {
+        Ok(_) => Notice::success(
+            "Saved. Gatehouse now reads the email from that attribute: run the test again so it counts for these settings.".into(),
+        ),
+        Err(e) => Notice::error(user_message(e)?),
+    };
+    if renders_in_place(&req, &ctx) {
+        return page_with(&req, &services, &ctx, Some(notice)).await;
+    }
+    Ok(see_other("/security/test"))
 }
 
 /// `GET /security/test/latest`: the newest test's id, for the tab to notice

@@ -191,6 +191,18 @@ async fn through_saml(
     name_id: &str,
     changes: Value,
 ) -> reqwest::Response {
+    through_saml_at(&app.address, conn, authorize, name_id, changes).await
+}
+
+/// `through_saml`, with the identity provider posting to the instance at
+/// `acs_base`.
+async fn through_saml_at(
+    acs_base: &str,
+    conn: &Value,
+    authorize: &str,
+    name_id: &str,
+    changes: Value,
+) -> reqwest::Response {
     let res = no_redirects()
         .get(authorize)
         .send()
@@ -218,7 +230,10 @@ async fn through_saml(
         p[k] = v;
     }
     no_redirects()
-        .post(app.url(&format!("/saml/{}/acs", conn["id"].as_str().expect("id"))))
+        .post(format!(
+            "{acs_base}/saml/{}/acs",
+            conn["id"].as_str().expect("id")
+        ))
         .form(&[
             ("SAMLResponse", TestIdp::shared().response(&p)),
             ("RelayState", q["RelayState"].clone()),
@@ -485,3 +500,41 @@ async fn a_rotated_signing_key_stays_published_for_a_while() {
     app.clock.advance(chrono::Duration::days(3));
     assert_eq!(jwks().await, vec![second.kid]);
 }
+
+on_both!(
+    a_sign_in_started_on_one_instance_completes_on_another,
+    |app| {
+        let (org, conn) = saml_org(&app).await;
+        let host = Host::register(&app).await;
+        let other = app.second_instance().await;
+        // Authorize at this instance, the identity provider answers the other
+        // (behind one load balancer), the host exchanges the code here.
+        let (url, state, nonce, verifier) = host.authorize_url("alice@acme.test");
+        let res = through_saml_at(&other.address, &conn, &url, "alice@acme.test", json!({})).await;
+        assert_eq!(res.status(), 303);
+        let q = query(&location(&res));
+        assert_eq!(&q["state"], state.secret());
+        let (claims, _) = host
+            .exchange(&q["code"], &nonce, verifier)
+            .await
+            .expect("a code issued by one instance exchanges at the other");
+        assert_eq!(claims["org_id"], org.as_str());
+
+        // Deleting the connection deletes no user.
+        let res = app
+            .api_send(
+                reqwest::Method::DELETE,
+                &format!("/connections/{}", conn["id"].as_str().expect("id")),
+                &json!({}),
+            )
+            .await;
+        assert!(res.status().is_success(), "{}", res.status());
+        let members: Value = app
+            .api_get(&format!("/organizations/{org}/members"))
+            .await
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(members["data"][0]["email"], "alice@acme.test");
+    }
+);

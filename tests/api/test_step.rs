@@ -202,6 +202,15 @@ on_both!(
             ))
             .await;
         assert_eq!(events.len(), 2);
+        // The tab's activity page lists both, the failure with its code.
+        let activity = tab.page(&app, "activity").await;
+        assert!(
+            activity.contains("Test sign-in passed") && activity.contains("Test sign-in failed")
+        );
+        assert!(
+            activity.contains("/errors/saml_audience_mismatch"),
+            "{activity}"
+        );
         assert_eq!(events[0]["actor"]["type"], "admin", "{}", events[0]);
 
         // Activate, then deactivate, one click each.
@@ -379,5 +388,57 @@ async fn identity_providers_that_take_only_post_get_the_request_by_form() {
     );
     assert!(
         html.contains("name=\"SAMLRequest\"") && html.contains("name=\"RelayState\" value=\"ghr_")
+    );
+}
+
+#[tokio::test]
+async fn the_email_attribute_can_be_picked_from_what_the_last_test_received() {
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
+        .await
+        .expect("app");
+    let tab = Tab::saml(&app).await;
+    let (request_id, relay) = saml_request(&tab.start_link(&app).await).await;
+    let response = signed(
+        &tab,
+        &request_id,
+        json!({ "attributes": { "email": ["alice@acme.test"], "upn": ["alice.liddell@acme.test"] } }),
+    );
+    assert_eq!(post_response(&app, &tab, &response, &relay).await.0, 200);
+    let html = tab.page(&app, "test").await;
+    assert_eq!(
+        html.matches("Use for email").count(),
+        2,
+        "one per address-shaped value"
+    );
+    let res = post(
+        &app,
+        &tab.browser,
+        "/security/test/email-attribute",
+        &[("csrf_token", &tab.csrf), ("attribute", "upn")],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let c = tab.connection(&app).await;
+    assert_eq!(c["state"], "draft", "a settings change: test again");
+    let html = tab.page(&app, "test").await;
+    assert!(html.contains("the attribute <code>upn</code>"), "{html}");
+    // The next test reads the email from there.
+    let (request_id, relay) = saml_request(&tab.start_link(&app).await).await;
+    let (status, _, body) = post_response(
+        &app,
+        &tab,
+        &signed(
+            &tab,
+            &request_id,
+            json!({
+        "attributes": { "email": ["alice@acme.test"], "upn": ["alice.liddell@acme.test"] } }),
+        ),
+        &relay,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("signed in as alice.liddell@acme.test"),
+        "{body}"
     );
 }
