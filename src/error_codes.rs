@@ -832,6 +832,12 @@ pub const ALL: &[ErrorCode] = &[
         "Give an address such as alice@example.com.",
     ),
     code(
+        "role_mapping_invalid",
+        "The role mapping is not valid",
+        "Each rule needs a group name and a role, up to 256 characters each, and a connection takes at most 50 rules.",
+        "Send role_mapping as a list of {\"group\": …, \"role\": …}, most specific first.",
+    ),
+    code(
         "connection_inactive",
         "Single sign-on is not active",
         "The connection is not active, so it cannot sign people in.",

@@ -150,6 +150,7 @@ pub struct MappingBody {
 pub struct PatchBody {
     saml: Option<SamlBody>,
     attribute_mapping: Option<MappingBody>,
+    role_mapping: Option<Vec<crate::domain::connections::RoleRule>>,
     oidc: Option<OidcBody>,
     allow_subdomains: Option<bool>,
     allow_idp_initiated: Option<bool>,
@@ -163,6 +164,7 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let b = body.0;
     let patch = ConnectionPatch {
+        role_mapping: b.role_mapping,
         oidc: b.oidc.map(OidcBody::input),
         attribute_mapping: b
             .attribute_mapping

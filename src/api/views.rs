@@ -218,6 +218,7 @@ pub struct ConnectionView {
     pub state: &'static str,
     pub allow_subdomains: bool,
     pub allow_idp_initiated: bool,
+    pub role_mapping: Vec<crate::domain::connections::RoleRule>,
     pub config_version: i64,
     pub live_config_version: Option<i64>,
     pub sp: Option<SpView>,
@@ -323,6 +324,7 @@ impl ConnectionView {
             organization_id: c.organization_id,
             allow_subdomains: c.allow_subdomains,
             allow_idp_initiated: c.allow_idp_initiated,
+            role_mapping: c.role_mapping,
         }
     }
 }

@@ -268,6 +268,22 @@ impl ActivationRefusal {
     }
 }
 
+/// One rule of a connection's role mapping.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RoleRule {
+    pub group: String,
+    pub role: String,
+}
+
+/// The role a person with these groups gets: the first rule whose group
+/// they are in (compared without case), else none.
+pub fn mapped_role<'a>(rules: &'a [RoleRule], groups: &[String]) -> Option<&'a str> {
+    rules
+        .iter()
+        .find(|r| groups.iter().any(|g| g.eq_ignore_ascii_case(&r.group)))
+        .map(|r| r.role.as_str())
+}
+
 /// A connection, whatever its protocol.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Connection {
@@ -277,6 +293,8 @@ pub struct Connection {
     pub lifecycle: Lifecycle,
     pub allow_subdomains: bool,
     pub allow_idp_initiated: bool,
+    /// Organization roles from identity-provider groups, first match wins.
+    pub role_mapping: Vec<RoleRule>,
     /// The protocol settings (JSON), current version.
     pub config: serde_json::Value,
     /// The settings sign-ins use while active.

@@ -6,7 +6,7 @@ use serde_json::json;
 use super::oidc_settings::{OidcInput, oidc_config};
 use super::{ServiceError, ServiceResult, Services};
 use crate::domain::audit::{ChangeContext, NewEvent};
-use crate::domain::connections::{Connection, Lifecycle, Protocol, Provider, State};
+use crate::domain::connections::{Connection, Lifecycle, Protocol, Provider, RoleRule, State};
 use crate::domain::domains::{Purpose, Status};
 use crate::ids::{self, Kind};
 use crate::oidc::config::OidcConfig;
@@ -59,6 +59,8 @@ pub struct SpOptions {
 
 #[derive(Debug, Clone, Default)]
 pub struct ConnectionPatch {
+    /// Organization roles from identity-provider groups (replaces the list).
+    pub role_mapping: Option<Vec<RoleRule>>,
     pub saml: Option<SamlInput>,
     pub oidc: Option<OidcInput>,
     /// Which attributes supply the identity; part of the settings version.
@@ -66,6 +68,26 @@ pub struct ConnectionPatch {
     pub allow_subdomains: Option<bool>,
     pub allow_idp_initiated: Option<bool>,
     pub sp_options: SpOptions,
+}
+
+/// Role rules: a group and a role each, at most 50.
+fn clean_role_mapping(rules: Vec<RoleRule>) -> ServiceResult<Vec<RoleRule>> {
+    let valid = |v: &str| !v.trim().is_empty() && v.len() <= 256;
+    if rules.len() > 50 || !rules.iter().all(|r| valid(&r.group) && valid(&r.role)) {
+        return Err(ServiceError::Refused {
+            code: "role_mapping_invalid",
+            message:
+                "Give each rule a group and a role (up to 256 characters each), at most 50 rules."
+                    .into(),
+        });
+    }
+    Ok(rules
+        .into_iter()
+        .map(|r| RoleRule {
+            group: r.group.trim().to_string(),
+            role: r.role.trim().to_string(),
+        })
+        .collect())
 }
 
 fn protocol_mismatch(provider: Provider) -> ServiceError {
@@ -277,6 +299,7 @@ impl Services {
             lifecycle: Lifecycle::new(),
             allow_subdomains: input.allow_subdomains.unwrap_or(false),
             allow_idp_initiated: input.allow_idp_initiated.unwrap_or(false),
+            role_mapping: Vec::new(),
             config,
             live_config: None,
             created_at: now,
@@ -436,6 +459,13 @@ impl Services {
         {
             c.allow_subdomains = v;
             changes.insert("allow_subdomains".into(), json!({ "from": !v, "to": v }));
+        }
+        if let Some(rules) = patch.role_mapping {
+            let rules = clean_role_mapping(rules)?;
+            if rules != c.role_mapping {
+                changes.insert("role_mapping".into(), json!({ "to": rules }));
+                c.role_mapping = rules;
+            }
         }
         if let Some(v) = patch.allow_idp_initiated
             && v != c.allow_idp_initiated

@@ -19,7 +19,7 @@ use super::saml_signin::{FlowPurpose, SignInStart};
 use super::{ServiceError, ServiceResult, Services};
 use crate::crypto::{self, seal};
 use crate::domain::audit::{Actor, ChangeContext, NewEvent};
-use crate::domain::connections::{Connection, Protocol, State};
+use crate::domain::connections::{Connection, Protocol, State, mapped_role};
 use crate::domain::domains::{self, Purpose, Status};
 use crate::ids::{self, Kind};
 use crate::store::oauth::{OauthClient, SigningKey};
@@ -489,7 +489,10 @@ impl Services {
             email: person.email.clone(),
             first_name: person.first_name.clone(),
             last_name: person.last_name.clone(),
-            role: org.default_role.clone(),
+            role: mapped_role(&connection.role_mapping, &person.groups)
+                .unwrap_or(&org.default_role)
+                .to_string(),
+            role_from_groups: mapped_role(&connection.role_mapping, &person.groups).is_some(),
             new_user_id: ids::new_id(Kind::User),
             now,
             code: Some(CodeWrite {

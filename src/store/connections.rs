@@ -15,6 +15,7 @@ struct Row {
     state: String,
     allow_subdomains: bool,
     allow_idp_initiated: bool,
+    role_mapping: String,
     config_version: i64,
     config: String,
     tested_version: Option<i64>,
@@ -30,6 +31,8 @@ impl TryFrom<Row> for Connection {
     fn try_from(r: Row) -> StoreResult<Self> {
         let corrupt = |what: &str| StoreError::Corrupt(format!("connection {} {what}", r.id));
         let json = |text: &str| serde_json::from_str(text).map_err(|_| corrupt("settings"));
+        let role_mapping =
+            serde_json::from_str(&r.role_mapping).map_err(|_| corrupt("role mapping"))?;
         Ok(Connection {
             provider: Provider::parse(&r.provider).ok_or_else(|| corrupt("provider"))?,
             lifecycle: Lifecycle {
@@ -44,6 +47,7 @@ impl TryFrom<Row> for Connection {
             organization_id: r.organization_id,
             allow_subdomains: r.allow_subdomains,
             allow_idp_initiated: r.allow_idp_initiated,
+            role_mapping,
             created_at: r.created_at,
             updated_at: r.updated_at,
             activated_at: r.activated_at,
@@ -51,8 +55,12 @@ impl TryFrom<Row> for Connection {
     }
 }
 
-const COLUMNS: &str = "id, organization_id, provider, state, allow_subdomains, allow_idp_initiated, \
+const COLUMNS: &str = "id, organization_id, provider, state, allow_subdomains, allow_idp_initiated, role_mapping, \
     config_version, config, tested_version, live_version, live_config, created_at, updated_at, activated_at";
+
+fn role_mapping_json(c: &Connection) -> String {
+    serde_json::to_string(&c.role_mapping).unwrap_or_else(|_| "[]".into())
+}
 
 impl Store {
     pub async fn insert_connection(
@@ -63,8 +71,8 @@ impl Store {
     ) -> StoreResult<()> {
         let sql = "INSERT INTO connections (id, organization_id, provider, protocol, state, allow_subdomains, \
                    allow_idp_initiated, config_version, config, tested_version, live_version, live_config, \
-                   created_at, updated_at, activated_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+                   created_at, updated_at, activated_at, role_mapping) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
         write!(self, |p| async {
             let mut tx = p.begin().await?;
             sqlx::query(sql)
@@ -83,6 +91,7 @@ impl Store {
                 .bind(c.created_at)
                 .bind(c.updated_at)
                 .bind(c.activated_at)
+                .bind(role_mapping_json(c))
                 .execute(&mut *tx)
                 .await?;
             insert_event!(&mut *tx, EventRow::new(ctx, event, c.created_at))?;
@@ -104,8 +113,8 @@ impl Store {
     ) -> StoreResult<()> {
         let sql = "UPDATE connections SET organization_id = $2, state = $3, allow_subdomains = $4, \
                    allow_idp_initiated = $5, config_version = $6, config = $7, tested_version = $8, \
-                   live_version = $9, live_config = $10, updated_at = $11, activated_at = $12 \
-                   WHERE id = $1 AND config_version = $13";
+                   live_version = $9, live_config = $10, updated_at = $11, activated_at = $12, \
+                   role_mapping = $14 WHERE id = $1 AND config_version = $13";
         let result: sqlx::Result<u64> = write!(self, |p| async {
             let mut tx = p.begin().await?;
             let done = sqlx::query(sql)
@@ -122,6 +131,7 @@ impl Store {
                 .bind(c.updated_at)
                 .bind(c.activated_at)
                 .bind(expected_version)
+                .bind(role_mapping_json(c))
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();

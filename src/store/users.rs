@@ -21,6 +21,9 @@ pub struct SignInWrite {
     pub last_name: Option<String>,
     /// The role a new member gets.
     pub role: String,
+    /// Whether `role` came from the connection's role mapping: then an
+    /// existing member's role follows it too.
+    pub role_from_groups: bool,
     /// A fresh user id, used if the person is new.
     pub new_user_id: String,
     pub now: DateTime<Utc>,
@@ -163,11 +166,15 @@ impl Store {
             .rows_affected()
                 == 1;
             sqlx::query(
-                "UPDATE memberships SET last_login_at = $3 WHERE organization_id = $1 AND user_id = $2",
+                "UPDATE memberships SET last_login_at = $3, \
+                 role = CASE WHEN $4 THEN $5 ELSE role END \
+                 WHERE organization_id = $1 AND user_id = $2",
             )
             .bind(&w.organization_id)
             .bind(&user_id)
             .bind(w.now)
+            .bind(w.role_from_groups)
+            .bind(&w.role)
             .execute(&mut *tx)
             .await?;
             let role: String = sqlx::query_scalar(

@@ -329,6 +329,7 @@ struct TestResult<'a> {
     passed: bool,
     counts: bool,
     organization: String,
+    role: String,
     identity: Option<&'a TestIdentity>,
     failure: Option<FailureView>,
     request_id: String,
@@ -345,11 +346,15 @@ pub async fn finish(
     let test = services
         .record_test(connection, origin, outcome, Some(request_id.clone()))
         .await?;
-    let organization = services
+    let org = services
         .get_organization(&connection.organization_id)
-        .await
-        .map(|o| o.name)
-        .unwrap_or_default();
+        .await?;
+    let role = outcome
+        .ok()
+        .and_then(|i| crate::domain::connections::mapped_role(&connection.role_mapping, &i.groups))
+        .unwrap_or(&org.default_role)
+        .to_string();
+    let organization = org.name;
     let page = TestResult {
         layout: super::views::Layout::new(if outcome.is_ok() {
             "Test passed · Gatehouse"
@@ -360,6 +365,7 @@ pub async fn finish(
         passed: outcome.is_ok(),
         counts: test.config_version == connection.lifecycle.config_version,
         organization,
+        role,
         identity: outcome.ok(),
         failure: outcome.err().map(FailureView::from_error),
         request_id,

@@ -330,6 +330,14 @@ on_both!(
             )
             .await;
         assert_eq!(res.status(), 204);
+        // Groups map to roles, first match wins.
+        let res = app
+            .api_patch(
+                &format!("/connections/{}", conn["id"].as_str().expect("id")),
+                &json!({ "role_mapping": [{ "group": "ADMINS", "role": "admin" }, { "group": "admins", "role": "other" }] }),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
         let (url, _, nonce, verifier) = host.authorize_url("alice@acme.test");
         let res = through_saml(&app, &conn, &url, "alice-other-name-id", json!({})).await;
         let q = query(&location(&res));
@@ -342,6 +350,7 @@ on_both!(
             user_id.as_str(),
             "linked by email, not duplicated"
         );
+        assert_eq!(claims["org_role"], "admin", "from the group, case aside");
         let members: Value = app
             .api_get(&format!("/organizations/{org}/members"))
             .await
