@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod demo;
+pub mod demo_idp;
 pub mod dns;
 pub mod domain;
 pub mod error_codes;

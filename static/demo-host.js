@@ -17,4 +17,18 @@
     if (last) last.textContent = JSON.stringify(data);
     if (data.type === "gatehouse:session-expired") window.location.reload();
   });
+  // Copy buttons of the demo walkthrough: <button data-copy="#input-id">.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-copy]");
+    if (!button) return;
+    var source = document.querySelector(button.getAttribute("data-copy"));
+    if (!source) return;
+    source.select();
+    if (!navigator.clipboard) return;
+    navigator.clipboard.writeText(source.value).then(function () {
+      var label = button.textContent;
+      button.textContent = "Copied";
+      setTimeout(function () { button.textContent = label; }, 1500);
+    });
+  });
 })();

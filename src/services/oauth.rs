@@ -168,7 +168,7 @@ pub struct TokenParams {
 }
 
 /// The person a sign-in vouched for, whatever the protocol.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SignedInPerson {
     pub subject: String,
     pub email: String,
@@ -177,7 +177,65 @@ pub struct SignedInPerson {
     pub groups: Vec<String>,
 }
 
+/// How long an identity-provider-initiated sign-in waits for the host's
+/// authorization request.
+pub const HANDOFF_LIFETIME: Duration = Duration::minutes(5);
+const HANDOFF_CONTEXT: &str = "idp-initiated-handoff";
+
+/// An identity-provider-initiated sign-in waiting for the host to ask for
+/// it (OpenID Connect's "Initiating Login from a Third Party"); it travels
+/// sealed in a cookie, never in the database.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Handoff {
+    pub connection_id: String,
+    pub person: SignedInPerson,
+    pub expires_at: i64,
+}
+
 impl Services {
+    /// Where an identity-provider-initiated sign-in goes: the first OAuth
+    /// client with an `initiate_login_uri`, with `iss` and `login_hint`,
+    /// and the sealed handoff for the browser's cookie.
+    pub async fn start_handoff(
+        &self,
+        connection: &Connection,
+        person: &SignedInPerson,
+    ) -> ServiceResult<Option<(String, String)>> {
+        let Some(client) = self
+            .store
+            .list_oauth_clients()
+            .await?
+            .into_iter()
+            .find(|c| c.initiate_login_uri.is_some())
+        else {
+            return Ok(None);
+        };
+        let handoff = Handoff {
+            connection_id: connection.id.clone(),
+            person: person.clone(),
+            expires_at: (self.clock.now() + HANDOFF_LIFETIME).timestamp(),
+        };
+        let sealed = seal::seal(
+            &self.secret_key,
+            HANDOFF_CONTEXT,
+            &serde_json::to_vec(&handoff).map_err(|e| ServiceError::Unexpected(e.into()))?,
+        )
+        .map_err(|e| ServiceError::Unexpected(e.into()))?;
+        let mut url = url::Url::parse(client.initiate_login_uri.as_deref().unwrap_or_default())
+            .map_err(|e| ServiceError::Unexpected(e.into()))?;
+        url.query_pairs_mut()
+            .append_pair("iss", &self.issuer())
+            .append_pair("login_hint", &person.email);
+        Ok(Some((url.to_string(), sealed)))
+    }
+
+    /// The handoff in a cookie, if it opens and is fresh.
+    pub fn open_handoff(&self, sealed: &str) -> Option<Handoff> {
+        let bytes = seal::open(&self.secret_key, HANDOFF_CONTEXT, sealed).ok()?;
+        let handoff: Handoff = serde_json::from_slice(&bytes).ok()?;
+        (self.clock.now().timestamp() < handoff.expires_at).then_some(handoff)
+    }
+
     pub fn issuer(&self) -> String {
         self.config.public_origin()
     }
@@ -320,7 +378,11 @@ impl Services {
     /// them there is no safe place to report to), then everything else as
     /// OAuth errors on that URI, then sends the browser to the identity
     /// provider of the organization the email or `organization` names.
-    pub async fn authorize(&self, p: &AuthorizeParams) -> ServiceResult<Authorize> {
+    pub async fn authorize(
+        &self,
+        p: &AuthorizeParams,
+        handoff: Option<Handoff>,
+    ) -> ServiceResult<Authorize> {
         let client = match p.client_id.as_deref() {
             Some(id) if ids::is_well_formed(Kind::Client, id) => {
                 self.store.get_oauth_client(id).await?
@@ -373,6 +435,19 @@ impl Services {
             Ok(c) => c,
             Err(code) => return fail("access_denied", code),
         };
+        // The identity provider already vouched for this person moments
+        // ago (a sign-in started from its dashboard): no second trip.
+        if let Some(h) = handoff.filter(|h| {
+            h.connection_id == connection.id
+                && p.login_hint
+                    .as_deref()
+                    .is_some_and(|e| e.trim().eq_ignore_ascii_case(&h.person.email))
+        }) {
+            let url = self
+                .finish_host_sign_in(&connection, &request, &h.person, None)
+                .await?;
+            return Ok(Authorize::Redirect(url));
+        }
         let context = json!({ "oauth": request });
         let started = match connection.protocol() {
             Protocol::Saml => {

@@ -47,24 +47,41 @@ pub async fn jwks(services: web::Data<Services>) -> Result<HttpResponse, PageErr
         .json(services.jwks().await?))
 }
 
+/// The cookie an identity-provider-initiated sign-in waits in.
+pub const HANDOFF_COOKIE: &str = "gatehouse_handoff";
+
 /// `GET /oauth/authorize`
 pub async fn authorize(
+    req: HttpRequest,
     services: web::Data<Services>,
     query: web::Query<AuthorizeParams>,
 ) -> Result<HttpResponse, PageError> {
-    match services.authorize(&query).await? {
+    let had_cookie = req.cookie(HANDOFF_COOKIE).is_some();
+    let handoff = req
+        .cookie(HANDOFF_COOKIE)
+        .and_then(|c| services.open_handoff(c.value()));
+    let mut res = match services.authorize(&query, handoff).await? {
         Authorize::Start(SignInStart::Redirect(url)) | Authorize::Redirect(url) => {
-            Ok(HttpResponse::SeeOther()
+            HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, url))
-                .finish())
+                .finish()
         }
         Authorize::Start(SignInStart::Post {
             url,
             saml_request,
             relay_state,
-        }) => post_binding_page(&url, &saml_request, &relay_state),
-        Authorize::Page(code) => Err(PageError::new(StatusCode::BAD_REQUEST, code)),
+        }) => post_binding_page(&url, &saml_request, &relay_state)?,
+        Authorize::Page(code) => return Err(PageError::new(StatusCode::BAD_REQUEST, code)),
+    };
+    // A handoff serves one authorization request.
+    if had_cookie
+        && let Ok(v) = header::HeaderValue::from_str(&format!(
+            "{HANDOFF_COOKIE}=; Path=/oauth/authorize; Max-Age=0; HttpOnly; SameSite=Lax"
+        ))
+    {
+        res.headers_mut().append(header::SET_COOKIE, v);
     }
+    Ok(res)
 }
 
 /// `POST /oauth/token`
@@ -113,6 +130,34 @@ fn host_request(origin: &FlowOrigin) -> Option<HostRequest> {
         .context
         .get("oauth")
         .and_then(|v| serde_json::from_value(v.clone()).ok())
+}
+
+/// A sign-in started at the identity provider's dashboard: on to the host's
+/// `initiate_login_uri`, the vouched-for person waiting in a sealed cookie
+/// for the host's authorization request. `None` when no host takes it.
+pub async fn idp_initiated(
+    services: &Services,
+    connection: &Connection,
+    person: &SignedInPerson,
+) -> Option<Result<HttpResponse, PageError>> {
+    let (url, sealed) = match services.start_handoff(connection, person).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return None,
+        Err(e) => return Some(Err(e.into())),
+    };
+    let secure = if services.config.public_url_is_https() {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{HANDOFF_COOKIE}={sealed}; Path=/oauth/authorize; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
+        crate::services::oauth::HANDOFF_LIFETIME.num_seconds()
+    );
+    Some(Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, url))
+        .insert_header((header::SET_COOKIE, cookie))
+        .finish()))
 }
 
 /// A sign-in the host started: provision the person and hand the host its

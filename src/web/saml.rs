@@ -126,21 +126,23 @@ pub async fn acs(
         let origin = FlowOrigin::new(&flow.purpose, &flow.context);
         return test_step::finish(&services, &signed_in.connection, &origin, Ok(&identity)).await;
     }
-    if let Some(flow) = &signed_in.flow {
-        let i = &signed_in.identity;
-        let person = SignedInPerson {
-            subject: i.name_id.clone().unwrap_or_else(|| i.email.clone()),
-            email: i.email.clone(),
-            first_name: i.first_name.clone(),
-            last_name: i.last_name.clone(),
-            groups: i.groups.clone(),
-        };
-        let origin = FlowOrigin::new(&flow.purpose, &flow.context);
-        if let Some(res) =
+    let i = &signed_in.identity;
+    let person = SignedInPerson {
+        subject: i.name_id.clone().unwrap_or_else(|| i.email.clone()),
+        email: i.email.clone(),
+        first_name: i.first_name.clone(),
+        last_name: i.last_name.clone(),
+        groups: i.groups.clone(),
+    };
+    let handed_over = match &signed_in.flow {
+        Some(flow) => {
+            let origin = FlowOrigin::new(&flow.purpose, &flow.context);
             oauth::host_success(&services, &signed_in.connection, &origin, &person).await
-        {
-            return res;
         }
+        None => oauth::idp_initiated(&services, &signed_in.connection, &person).await,
+    };
+    if let Some(res) = handed_over {
+        return res;
     }
     let identity = signed_in.identity;
     success_page(Success {

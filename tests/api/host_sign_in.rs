@@ -547,3 +547,80 @@ on_both!(
         assert_eq!(members["data"][0]["email"], "alice@acme.test");
     }
 );
+
+#[tokio::test]
+async fn a_sign_in_started_at_the_identity_provider_hands_over_to_the_host() {
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
+        .await
+        .expect("app");
+    let (_, conn) = saml_org(&app).await;
+    let res = app
+        .api_patch(
+            &format!("/connections/{}", conn["id"].as_str().expect("id")),
+            &json!({ "allow_idp_initiated": true }),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let res = app
+        .api_post(
+            "/oauth_clients",
+            &json!({ "name": "Acme app", "redirect_uris": [HOST_CALLBACK],
+                     "initiate_login_uri": "http://localhost:9999/login" }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let host = Host::register(&app).await;
+    // The browser: keeps cookies, follows nothing by itself.
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("browser");
+    let response = TestIdp::shared().response(&json!({
+        "issuer": IDP_ENTITY, "destination": conn["sp"]["acs_url"], "audience": conn["sp"]["entity_id"],
+        "name_id": "alice@acme.test",
+        "attributes": { "email": ["alice@acme.test"], "firstName": ["Alice"] },
+    }));
+    let res = browser
+        .post(app.url(&format!("/saml/{}/acs", conn["id"].as_str().expect("id"))))
+        .form(&[("SAMLResponse", response)])
+        .send()
+        .await
+        .expect("acs");
+    assert_eq!(res.status(), 303);
+    let to_host = location(&res);
+    assert!(
+        to_host.starts_with("http://localhost:9999/login?"),
+        "{to_host}"
+    );
+    let q = query(&to_host);
+    assert_eq!(q["iss"], app.address);
+    assert_eq!(q["login_hint"], "alice@acme.test");
+
+    // The host starts an ordinary authorization request: no second trip to
+    // the identity provider.
+    let (url, state, nonce, verifier) = host.authorize_url("alice@acme.test");
+    let res = browser.get(&url).send().await.expect("authorize");
+    assert_eq!(res.status(), 303);
+    let back = location(&res);
+    assert!(
+        back.starts_with(HOST_CALLBACK),
+        "straight back to the host: {back}"
+    );
+    let q = query(&back);
+    assert_eq!(&q["state"], state.secret());
+    let (claims, _) = host
+        .exchange(&q["code"], &nonce, verifier)
+        .await
+        .expect("exchange");
+    assert_eq!(claims["email"], "alice@acme.test");
+
+    // It served once: the same request again goes to the identity provider.
+    let (url, _, _, _) = host.authorize_url("alice@acme.test");
+    let res = browser.get(&url).send().await.expect("authorize");
+    assert!(location(&res).starts_with("https://idp.acme.test/sso?"));
+    // Another person's authorization request is not completed by it.
+    let (url, _, _, _) = host.authorize_url("bob@acme.test");
+    let res = browser.get(&url).send().await.expect("authorize");
+    assert!(location(&res).starts_with("https://idp.acme.test/sso?"));
+}

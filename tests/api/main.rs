@@ -8,6 +8,7 @@ mod api_keys;
 mod cli;
 mod connection_page;
 mod connections;
+mod demo_idp;
 mod domains;
 mod domains_page;
 mod embed;
