@@ -252,22 +252,7 @@ impl Fetcher {
                     ),
                 ));
             }
-            if res.content_length().is_some_and(|n| n > MAX_BYTES as u64) {
-                return Err(too_large(&url));
-            }
-            let content_type = res
-                .headers()
-                .get(reqwest::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            let mut res = res;
-            let mut body = Vec::new();
-            while let Some(chunk) = res.chunk().await.map_err(|e| describe(&url, &e))? {
-                if body.len() + chunk.len() > MAX_BYTES {
-                    return Err(too_large(&url));
-                }
-                body.extend_from_slice(&chunk);
-            }
+            let (_, content_type, body) = read_capped(res, &url).await?;
             return Ok(Fetched {
                 final_url: url.to_string(),
                 content_type,
@@ -305,29 +290,38 @@ impl Fetcher {
             .send()
             .await
             .map_err(|e| describe(&checked, &e))?;
-        if res.content_length().is_some_and(|n| n > MAX_BYTES as u64) {
-            return Err(too_large(&checked));
-        }
-        let status = res.status().as_u16();
-        let content_type = res
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let mut res = res;
-        let mut body = Vec::new();
-        while let Some(chunk) = res.chunk().await.map_err(|e| describe(&checked, &e))? {
-            if body.len() + chunk.len() > MAX_BYTES {
-                return Err(too_large(&checked));
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let (status, content_type, body) = read_capped(res, &checked).await?;
         Ok(Answer {
             status,
             content_type,
             body,
         })
     }
+}
+
+/// Status, content type and body of an answer, the body capped at
+/// `MAX_BYTES` (whatever length it announces).
+async fn read_capped(
+    mut res: reqwest::Response,
+    url: &Url,
+) -> Result<(u16, Option<String>, Vec<u8>), FetchError> {
+    if res.content_length().is_some_and(|n| n > MAX_BYTES as u64) {
+        return Err(too_large(url));
+    }
+    let status = res.status().as_u16();
+    let content_type = res
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let mut body = Vec::new();
+    while let Some(chunk) = res.chunk().await.map_err(|e| describe(url, &e))? {
+        if body.len() + chunk.len() > MAX_BYTES {
+            return Err(too_large(url));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((status, content_type, body))
 }
 
 fn internal_refusal(url: &Url) -> FetchError {

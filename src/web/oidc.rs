@@ -4,7 +4,7 @@
 use actix_web::{HttpResponse, web};
 
 use super::error::PageError;
-use super::sign_in_result::{Success, failure_page, success_page};
+use super::sign_in_result::{Success, failure_response, success_page};
 use super::{oauth, test_step};
 use crate::services::Services;
 use crate::services::oauth::SignedInPerson;
@@ -37,19 +37,15 @@ pub async fn callback(
     let signed_in = match services.complete_oidc_sign_in(&id, &params).await {
         Ok(signed_in) => signed_in,
         Err(f) => {
-            // An admin's test: recorded, and its result shown in the popup.
-            if f.origin.is_test()
-                && let Ok(connection) = services.get_connection(&id).await
-            {
-                return test_step::finish(&services, &connection, &f.origin, Err(&f.error)).await;
-            }
-            if let Some(res) =
-                oauth::host_failure(&services, f.connection_id.as_deref(), &f.origin, &f.error)
-                    .await
-            {
-                return Ok(res);
-            }
-            return Err(failure_page(f.error, f.purpose.as_deref()));
+            return failure_response(
+                &services,
+                &id,
+                f.error,
+                f.purpose.as_deref(),
+                f.connection_id.as_deref(),
+                &f.origin,
+            )
+            .await;
         }
     };
     if signed_in.flow.purpose == "test" {

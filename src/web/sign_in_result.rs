@@ -83,3 +83,25 @@ pub fn failure_page(error: SignInError, purpose: Option<&str>) -> PageError {
         ..PageError::new(status, code)
     }
 }
+
+/// Where a failed sign-in goes: an admin's test records it and shows it in
+/// the popup; a host's sign-in goes back to the host with the OAuth error;
+/// anything else gets the error page.
+pub async fn failure_response(
+    services: &crate::services::Services,
+    connection_path_id: &str,
+    error: SignInError,
+    purpose: Option<&str>,
+    connection_id: Option<&str>,
+    origin: &crate::services::test_sign_in::FlowOrigin,
+) -> Result<HttpResponse, PageError> {
+    if origin.is_test()
+        && let Ok(connection) = services.get_connection(connection_path_id).await
+    {
+        return super::test_step::finish(services, &connection, origin, Err(&error)).await;
+    }
+    if let Some(res) = super::oauth::host_failure(services, connection_id, origin, &error).await {
+        return Ok(res);
+    }
+    Err(failure_page(error, purpose))
+}
