@@ -624,3 +624,94 @@ async fn a_sign_in_started_at_the_identity_provider_hands_over_to_the_host() {
     let res = browser.get(&url).send().await.expect("authorize");
     assert!(location(&res).starts_with("https://idp.acme.test/sso?"));
 }
+
+#[tokio::test]
+async fn a_moved_connection_leaves_members_and_adds_them_to_the_new_organization() {
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
+        .await
+        .expect("app");
+    let (first, conn) = saml_org(&app).await;
+    let conn_id = conn["id"].as_str().expect("id").to_string();
+    let host = Host::register(&app).await;
+    let sign_in = || async {
+        let (url, _, nonce, verifier) = host.authorize_url("alice@acme.test");
+        let res = through_saml(&app, &conn, &url, "alice@acme.test", json!({})).await;
+        let q = query(&location(&res));
+        host.exchange(&q["code"], &nonce, verifier)
+            .await
+            .expect("exchange")
+            .0
+    };
+    assert_eq!(sign_in().await["org_id"], first.as_str());
+
+    // The company reorganizes: the connection and its domain move to a new
+    // organization.
+    let second = app.create_org("Acme Holdings", true).await["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let res = app
+        .api_post(
+            &format!("/connections/{conn_id}/move"),
+            &json!({ "organization_id": second }),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let domains: Value = app
+        .api_get(&format!("/organizations/{first}/domains"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let res = app
+        .api_send(
+            reqwest::Method::DELETE,
+            &format!(
+                "/domains/{}",
+                domains["data"][0]["id"].as_str().expect("id")
+            ),
+            &json!({}),
+        )
+        .await;
+    assert!(res.status().is_success(), "{}", res.status());
+    let res = app
+        .api_post(
+            &format!("/organizations/{second}/domains"),
+            &json!({ "domain": "acme.test" }),
+        )
+        .await;
+    let d: Value = res.json().await.expect("json");
+    app.dns
+        .zone("acme.test")
+        .set_txt(
+            d["txt_record"]["name"].as_str().expect("n"),
+            &[&[d["txt_record"]["value"].as_str().expect("v")]],
+        )
+        .await
+        .expect("publish");
+    app.api_post(
+        &format!("/domains/{}/verify", d["id"].as_str().expect("id")),
+        &json!({}),
+    )
+    .await;
+    let res = app
+        .api_post(
+            &format!("/connections/{conn_id}/activate"),
+            &json!({ "skip_test": true }),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+
+    // Alice stays a member where she was, and joins the new organization
+    // at her next sign-in.
+    assert_eq!(sign_in().await["org_id"], second.as_str());
+    for org in [&first, &second] {
+        let members: Value = app
+            .api_get(&format!("/organizations/{org}/members"))
+            .await
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(members["data"][0]["email"], "alice@acme.test", "{org}");
+    }
+}
