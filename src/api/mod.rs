@@ -141,6 +141,7 @@ pub fn scope() -> actix_web::Scope {
             "/webhook_endpoints/{id}",
             vec![
                 web::get().to(webhooks::get),
+                web::patch().to(webhooks::update),
                 web::delete().to(webhooks::delete),
             ],
         ))

@@ -17,6 +17,7 @@ pub struct EndpointView {
     pub id: String,
     pub url: String,
     pub event_types: Vec<String>,
+    pub enabled: bool,
     pub created_at: String,
 }
 
@@ -26,6 +27,7 @@ impl From<Endpoint> for EndpointView {
             id: e.id,
             url: e.url,
             event_types: e.event_types,
+            enabled: e.disabled_at.is_none(),
             created_at: time(e.created_at),
         }
     }
@@ -131,6 +133,30 @@ pub async fn get(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let endpoint = services.get_webhook_endpoint(&id).await?;
+    Ok(HttpResponse::Ok().json(EndpointView::from(endpoint)))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchBody {
+    enabled: Option<bool>,
+}
+
+/// `PATCH /webhook_endpoints/{id}` `{enabled}`: pause or resume.
+pub async fn update(
+    services: web::Data<Services>,
+    caller: ApiCaller,
+    id: web::Path<String>,
+    body: JsonBody<PatchBody>,
+) -> Result<HttpResponse, ApiError> {
+    let endpoint = match body.0.enabled {
+        Some(enabled) => {
+            services
+                .set_webhook_endpoint_enabled(&caller.change_context(), &id, enabled)
+                .await?
+        }
+        None => services.get_webhook_endpoint(&id).await?,
+    };
     Ok(HttpResponse::Ok().json(EndpointView::from(endpoint)))
 }
 

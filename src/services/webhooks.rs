@@ -147,6 +147,41 @@ impl Services {
         }
     }
 
+    /// Pauses or resumes an endpoint. While paused nothing is enqueued or
+    /// sent; resumed, it catches up on what happened meanwhile.
+    pub async fn set_webhook_endpoint_enabled(
+        &self,
+        ctx: &ChangeContext,
+        id: &str,
+        enabled: bool,
+    ) -> ServiceResult<Endpoint> {
+        let endpoint = self.get_webhook_endpoint(id).await?;
+        if endpoint.disabled_at.is_none() == enabled {
+            return Ok(endpoint);
+        }
+        let now = self.clock.now();
+        let event = NewEvent {
+            organization_id: None,
+            action: if enabled {
+                "webhook_endpoint.enabled"
+            } else {
+                "webhook_endpoint.disabled"
+            },
+            target_type: "webhook_endpoint",
+            target_id: endpoint.id.clone(),
+            data: json!({ "url": url_for_audit(&endpoint.url) }),
+        };
+        let disabled_at = (!enabled).then_some(now);
+        if !self
+            .store
+            .set_webhook_endpoint_disabled(&endpoint.id, disabled_at, now, ctx, event)
+            .await?
+        {
+            return Err(ServiceError::not_found(Kind::WebhookEndpoint, id));
+        }
+        self.get_webhook_endpoint(id).await
+    }
+
     /// An endpoint's deliveries, newest first.
     pub async fn list_webhook_deliveries(
         &self,

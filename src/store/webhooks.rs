@@ -266,6 +266,34 @@ impl Store {
         .await)?)
     }
 
+    /// Pauses (`Some(time)`) or resumes (`None`) an endpoint with the audit
+    /// event; false if no endpoint has the id.
+    pub async fn set_webhook_endpoint_disabled(
+        &self,
+        id: &str,
+        disabled_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+        ctx: &ChangeContext,
+        event: NewEvent,
+    ) -> StoreResult<bool> {
+        Ok(write!(self, |p| async {
+            let mut tx = p.begin().await?;
+            let done = sqlx::query("UPDATE webhook_endpoints SET disabled_at = $2 WHERE id = $1")
+                .bind(id)
+                .bind(disabled_at)
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() == 0 {
+                tx.rollback().await?;
+                return Ok::<bool, sqlx::Error>(false);
+            }
+            insert_event!(&mut *tx, EventRow::new(ctx, event, now))?;
+            tx.commit().await?;
+            Ok(true)
+        }
+        .await)?)
+    }
+
     /// The enabled endpoints and where each stands in the audit log.
     pub async fn webhook_endpoint_cursors(&self) -> StoreResult<Vec<EndpointCursor>> {
         let rows: Vec<CursorRow> = read!(self, |p| sqlx::query_as(

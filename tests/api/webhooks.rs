@@ -823,3 +823,37 @@ on_both!(endpoints_are_listed_deleted_and_audited, |app| {
     )
     .await;
 });
+
+on_both!(a_paused_endpoint_catches_up_when_resumed, |app| {
+    let receiver = Receiver::start().await;
+    let (id, secret) = register(&app, &receiver.url, Some(&["organization.created"])).await;
+    let res = app
+        .api_patch(
+            &format!("/webhook_endpoints/{id}"),
+            &json!({ "enabled": false }),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["enabled"], false);
+    app.create_org("Paused Co", false).await;
+    app.services.run_webhook_pass().await.expect("pass");
+    assert!(receiver.received().is_empty(), "nothing while paused");
+
+    let res = app
+        .api_patch(
+            &format!("/webhook_endpoints/{id}"),
+            &json!({ "enabled": true }),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    app.services.run_webhook_pass().await.expect("pass");
+    let received = receiver.received();
+    assert_eq!(received.len(), 1, "what happened meanwhile arrives");
+    assert_eq!(received[0].event_type(), "organization.created");
+    assert_signed(&secret, &received[0]);
+    assert_eq!(
+        app.events("action=webhook_endpoint.disabled").await.len(),
+        1
+    );
+});
