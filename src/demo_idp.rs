@@ -26,6 +26,7 @@ use serde::Deserialize;
 use crate::config::SecretKey;
 use crate::crypto;
 use crate::saml::certificates::Certificate;
+use crate::saml::sp::escape;
 use crate::saml::sp_key::SpKey;
 use crate::store::Store;
 use crate::web::views::Layout;
@@ -466,14 +467,6 @@ impl Refusal {
             detail: detail.into(),
         }
     }
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
 }
 
 /// An XML ID as Gatehouse's requests use them: a letter or underscore,

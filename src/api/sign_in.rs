@@ -8,16 +8,12 @@ use serde_json::json;
 use super::auth::ApiCaller;
 use super::body::JsonBody;
 use super::error::ApiError;
-use super::views::List;
+use super::views::{List, time};
 use crate::domain::connections::State;
 use crate::domain::domains;
 use crate::ids::{self, Kind};
 use crate::services::{ServiceError, Services};
 use crate::store::oauth::OauthClient;
-
-fn time(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
 
 fn client_view(c: &OauthClient) -> serde_json::Value {
     json!({

@@ -122,6 +122,16 @@ pub enum State {
 }
 
 impl State {
+    /// As the Security tab shows it.
+    pub fn label(self) -> &'static str {
+        match self {
+            State::Draft => "Draft",
+            State::Tested => "Tested",
+            State::Active => "Active",
+            State::Inactive => "Inactive",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             State::Draft => "draft",

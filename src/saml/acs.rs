@@ -89,11 +89,11 @@ pub struct ValidatedAssertion {
     pub valid_until: DateTime<Utc>,
 }
 
-fn is(node: &Node, ns: &str, name: &str) -> bool {
+pub(super) fn is(node: &Node, ns: &str, name: &str) -> bool {
     node.is_element() && node.tag_name().name() == name && node.tag_name().namespace() == Some(ns)
 }
 
-fn child<'a, 'i>(node: Node<'a, 'i>, ns: &str, name: &str) -> Option<Node<'a, 'i>> {
+pub(super) fn child<'a, 'i>(node: Node<'a, 'i>, ns: &str, name: &str) -> Option<Node<'a, 'i>> {
     node.children().find(|c| is(c, ns, name))
 }
 

@@ -39,7 +39,7 @@ impl Certificate {
         };
         Ok(Self {
             der: STANDARD.encode(der),
-            fingerprint_sha256: hex(&Sha256::digest(der)),
+            fingerprint_sha256: crate::crypto::hex(&Sha256::digest(der)),
             subject: cert.subject().to_string(),
             not_before: time(validity.not_before),
             not_after: time(validity.not_after),
@@ -88,10 +88,6 @@ impl Certificate {
             .join("\n");
         format!("-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n")
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// One or more certificates from what an admin pasted: PEM blocks, or the

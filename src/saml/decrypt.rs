@@ -17,7 +17,7 @@ use openssl::rsa::Padding;
 use openssl::symm::{Cipher, Crypter, Mode, decrypt_aead};
 use roxmltree::Node;
 
-use super::acs::{AcsError, DSIG_NS};
+use super::acs::{AcsError, DSIG_NS, child, is};
 
 pub const XMLENC_NS: &str = "http://www.w3.org/2001/04/xmlenc#";
 pub const XMLENC11_NS: &str = "http://www.w3.org/2009/xmlenc11#";
@@ -69,14 +69,6 @@ struct KeyTransport {
     mgf: &'static MdRef,
     label: Vec<u8>,
     wrapped: Vec<u8>,
-}
-
-fn is(node: &Node, ns: &str, name: &str) -> bool {
-    node.is_element() && node.tag_name().name() == name && node.tag_name().namespace() == Some(ns)
-}
-
-fn child<'a, 'i>(node: Node<'a, 'i>, ns: &str, name: &str) -> Option<Node<'a, 'i>> {
-    node.children().find(|c| is(c, ns, name))
 }
 
 fn base64_text(node: Node) -> Option<Vec<u8>> {

@@ -21,7 +21,8 @@ pub fn urls(public_origin: &str, connection_id: &str) -> SpUrls {
     }
 }
 
-fn escape(s: &str) -> String {
+/// Text for XML content or a double-quoted attribute.
+pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

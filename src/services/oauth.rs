@@ -335,7 +335,7 @@ impl Services {
     pub async fn rotate_signing_key(&self) -> ServiceResult<SigningKey> {
         let unexpected = |e: openssl::error::ErrorStack| ServiceError::Unexpected(e.into());
         let rsa = Rsa::generate(2048).map_err(unexpected)?;
-        let kid = format!("gh{}", hex_lower(&crypto::random_bytes::<8>()));
+        let kid = format!("gh{}", crypto::hex(&crypto::random_bytes::<8>()));
         let public_jwk = json!({
             "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
             "n": URL_SAFE_NO_PAD.encode(rsa.n().to_vec()),
@@ -557,6 +557,7 @@ impl Services {
         if let Some(nonce) = &request.nonce {
             claims.insert("nonce".into(), json!(nonce));
         }
+        let mapped = mapped_role(&connection.role_mapping, &person.groups);
         let write = SignInWrite {
             organization_id: org.id.clone(),
             connection_id: connection.id.clone(),
@@ -564,10 +565,8 @@ impl Services {
             email: person.email.clone(),
             first_name: person.first_name.clone(),
             last_name: person.last_name.clone(),
-            role: mapped_role(&connection.role_mapping, &person.groups)
-                .unwrap_or(&org.default_role)
-                .to_string(),
-            role_from_groups: mapped_role(&connection.role_mapping, &person.groups).is_some(),
+            role: mapped.unwrap_or(&org.default_role).to_string(),
+            role_from_groups: mapped.is_some(),
             new_user_id: ids::new_id(Kind::User),
             now,
             code: Some(CodeWrite {
@@ -769,8 +768,4 @@ impl Services {
             client_secret: decode(secret),
         }
     }
-}
-
-fn hex_lower(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -17,7 +17,7 @@ use super::test_sign_in::FlowOrigin;
 use super::{ServiceError, ServiceResult, Services};
 use crate::crypto::{self, seal};
 use crate::domain::connections::{Connection, Protocol, Provider};
-use crate::domain::domains::{self, Purpose, Status};
+
 use crate::domain::sign_in::SignInError;
 use crate::ids::Kind;
 use crate::oidc::config::{OidcConfig, ProviderMetadata, TokenAuth, redirect_uri};
@@ -364,8 +364,15 @@ impl Services {
         let identity = identity::map(connection.provider, &claims, config.tenant_id.as_deref())
             .map_err(&with_context)?;
         if connection.provider == Provider::GoogleWorkspaceOidc {
-            self.check_hosted_domain(&connection, identity.hosted_domain.as_deref())
-                .await
+            // Google Workspace: the account's hosted domain must be one of
+            // the organization's verified SSO domains.
+            self.check_verified_domain(
+                &connection,
+                identity.hosted_domain.as_deref(),
+                "oidc_hosted_domain_mismatch",
+                "The user's Google Workspace (hosted domain) is not one of this organization's verified domains.",
+            )
+            .await
                 .map_err(|e| match e {
                     Ok(error) => with_context(error),
                     Err(e) => unexpected(e),
@@ -575,36 +582,5 @@ impl Services {
                 "The provider's userinfo answer is not a JSON object (signed userinfo is not supported).",
             )
         })
-    }
-
-    /// Google Workspace: the account's hosted domain must be one of the
-    /// organization's verified SSO domains.
-    async fn check_hosted_domain(
-        &self,
-        connection: &Connection,
-        hosted_domain: Option<&str>,
-    ) -> Result<(), Result<SignInError, ServiceError>> {
-        let verified: Vec<String> = self
-            .store
-            .list_domains(&connection.organization_id)
-            .await
-            .map_err(|e| Err(e.into()))?
-            .into_iter()
-            .filter(|d| d.status == Status::Verified && d.purpose == Purpose::Sso)
-            .map(|d| d.domain)
-            .collect();
-        let hd = hosted_domain.unwrap_or_default();
-        if verified
-            .iter()
-            .any(|d| domains::domain_matches(hd, d, connection.allow_subdomains))
-        {
-            return Ok(());
-        }
-        Err(Ok(SignInError::mismatch(
-            "oidc_hosted_domain_mismatch",
-            "The user's Google Workspace (hosted domain) is not one of this organization's verified domains.",
-            &verified.join(", "),
-            hosted_domain,
-        )))
     }
 }

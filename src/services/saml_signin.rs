@@ -374,6 +374,25 @@ impl Services {
         email: &str,
         code: &'static str,
     ) -> Result<(), Result<AcsError, ServiceError>> {
+        let email_domain = domains::email_domain(email).unwrap_or_default();
+        self.check_verified_domain(
+            connection,
+            Some(&email_domain),
+            code,
+            "The user's email address is not at a verified domain of this organization.",
+        )
+        .await
+    }
+
+    /// `domain` must be a verified SSO domain of the connection's
+    /// organization (or under one, where subdomains are allowed).
+    pub(super) async fn check_verified_domain(
+        &self,
+        connection: &Connection,
+        domain: Option<&str>,
+        code: &'static str,
+        detail: &str,
+    ) -> Result<(), Result<AcsError, ServiceError>> {
         let domains = self
             .store
             .list_domains(&connection.organization_id)
@@ -384,25 +403,19 @@ impl Services {
             .filter(|d| d.status == Status::Verified && d.purpose == Purpose::Sso)
             .map(|d| d.domain.as_str())
             .collect();
-        let email_domain = domains::email_domain(email).unwrap_or_default();
-        if sso
-            .iter()
-            .any(|d| domains::domain_matches(&email_domain, d, connection.allow_subdomains))
+        if let Some(domain) = domain
+            && sso
+                .iter()
+                .any(|d| domains::domain_matches(domain, d, connection.allow_subdomains))
         {
             return Ok(());
         }
-        Err(Ok(AcsError {
-            expected: Some(if sso.is_empty() {
-                "(no verified SSO domain)".into()
-            } else {
-                sso.join(", ")
-            }),
-            received: Some(email_domain),
-            ..AcsError::new(
-                code,
-                "The user's email address is not at a verified domain of this organization.",
-            )
-        }))
+        let expected = if sso.is_empty() {
+            "(no verified SSO domain)".to_string()
+        } else {
+            sso.join(", ")
+        };
+        Err(Ok(AcsError::mismatch(code, detail, &expected, domain)))
     }
 }
 

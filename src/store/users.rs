@@ -291,20 +291,12 @@ impl Store {
         &self,
         organization_id: &str,
     ) -> StoreResult<(Option<DateTime<Utc>>, i64)> {
-        let last: Option<DateTime<Utc>> = read!(self, |p| {
-            sqlx::query_scalar(
-            "SELECT MAX(last_login_at) FROM memberships WHERE organization_id = $1 AND source = 'sso'"
+        Ok(read!(self, |p| sqlx::query_as(
+            "SELECT MAX(last_login_at), COUNT(*) FROM memberships \
+             WHERE organization_id = $1 AND source = 'sso'"
         )
         .bind(organization_id)
         .fetch_one(p)
-        .await
-        })?;
-        let count: i64 = read!(self, |p| sqlx::query_scalar(
-            "SELECT COUNT(*) FROM memberships WHERE organization_id = $1 AND source = 'sso'"
-        )
-        .bind(organization_id)
-        .fetch_one(p)
-        .await)?;
-        Ok((last, count))
+        .await)?)
     }
 }

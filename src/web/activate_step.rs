@@ -84,7 +84,7 @@ pub async fn page(
         activated_at: connection
             .as_ref()
             .and_then(|c| c.activated_at)
-            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
+            .map(super::views::when),
     }
     .render()?;
     render_tab(

@@ -100,7 +100,7 @@ pub async fn page(
         .map(|e| {
             let (what, failed, code) = describe(e);
             Row {
-                when: e.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                when: super::views::when_exact(e.created_at),
                 what,
                 who: e.actor_label.clone(),
                 failed,

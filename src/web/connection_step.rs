@@ -134,12 +134,7 @@ fn card(
         id: c.id.clone(),
         provider_name: c.provider.display_name(),
         state: c.state().as_str(),
-        state_label: match c.state() {
-            State::Draft => "Draft",
-            State::Tested => "Tested",
-            State::Active => "Active",
-            State::Inactive => "Inactive",
-        },
+        state_label: c.state().label(),
         acs_url: urls.acs_url,
         entity_id: urls.entity_id,
         metadata_url: urls.metadata_url,

@@ -5,11 +5,11 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use chrono::{DateTime, Utc};
 
 use super::error::PageError;
 use super::security_tab::{Notice, render_tab, renders_in_place, see_other, user_message};
 use super::session::{AdminContext, AdminForm};
+use super::views::when;
 use crate::domain::domains::{Domain, Purpose, Status};
 use crate::domain::wizard::Step;
 use crate::services::Services;
@@ -53,10 +53,6 @@ pub struct DomainCard {
     pub last_checked: String,
     pub next_check: Option<String>,
     pub verified_at: String,
-}
-
-fn when(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 /// `300s` → "5 minutes", `7d` → "7 days".

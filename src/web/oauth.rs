@@ -56,10 +56,9 @@ pub async fn authorize(
     services: web::Data<Services>,
     query: web::Query<AuthorizeParams>,
 ) -> Result<HttpResponse, PageError> {
-    let had_cookie = req.cookie(HANDOFF_COOKIE).is_some();
-    let handoff = req
-        .cookie(HANDOFF_COOKIE)
-        .and_then(|c| services.open_handoff(c.value()));
+    let cookie = req.cookie(HANDOFF_COOKIE);
+    let had_cookie = cookie.is_some();
+    let handoff = cookie.and_then(|c| services.open_handoff(c.value()));
     let mut res = match services.authorize(&query, handoff).await? {
         Authorize::Start(SignInStart::Redirect(url)) | Authorize::Redirect(url) => {
             HttpResponse::SeeOther()

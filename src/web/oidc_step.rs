@@ -111,12 +111,7 @@ pub fn card(
         id: c.id.clone(),
         provider_name: c.provider.display_name(),
         state: c.state().as_str(),
-        state_label: match c.state() {
-            State::Draft => "Draft",
-            State::Tested => "Tested",
-            State::Active => "Active",
-            State::Inactive => "Inactive",
-        },
+        state_label: c.state().label(),
         redirect_uri: redirect,
         guide,
         issuer_label: entry.issuer_label,

@@ -15,6 +15,7 @@ use super::security_tab::{
     Notice, change_context, render_tab, renders_in_place, see_other, user_message,
 };
 use super::session::{AdminContext, AdminForm};
+use super::views::when_exact;
 use crate::domain::connections::{Connection, Protocol};
 use crate::domain::sign_in::SignInError;
 use crate::domain::wizard::Step;
@@ -94,16 +95,12 @@ struct TestStep {
     history: Vec<TestRow>,
 }
 
-fn when(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
-}
-
 fn latest_view(t: &ConnectionTest, current_version: i64) -> LatestView {
     let result: Value = serde_json::from_str(&t.result).unwrap_or_default();
     let text = |k: &str| result.get(k).and_then(Value::as_str).map(str::to_string);
     LatestView {
         passed: t.outcome == "passed",
-        when: when(t.created_at),
+        when: when_exact(t.created_at),
         identity: (t.outcome == "passed")
             .then(|| serde_json::from_value(result.clone()).ok())
             .flatten(),
@@ -168,7 +165,7 @@ async fn page_with(
         history: tests
             .iter()
             .map(|t| TestRow {
-                when: when(t.created_at),
+                when: when_exact(t.created_at),
                 passed: t.outcome == "passed",
                 summary: match t.error_code.as_deref() {
                     Some(code) => format!(

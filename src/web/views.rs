@@ -129,3 +129,13 @@ pub struct Overview {
     pub next_href: String,
     pub next_label: String,
 }
+
+/// A time as the tab shows it, to the minute.
+pub fn when(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// A time as the tab shows it, to the second (histories, activity).
+pub fn when_exact(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
