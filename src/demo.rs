@@ -61,9 +61,20 @@ struct HostApp {
     zones: Vec<Zone>,
     /// The demo identity provider's metadata URL, to paste in the tab.
     idp_metadata_url: String,
+    /// What to paste in the tab for an OpenID Connect connection instead.
+    idp_oidc: DemoOidc,
     /// The host's OAuth client at Gatehouse.
     client: DemoClient,
     http: reqwest::Client,
+}
+
+/// The demo identity provider's OpenID Connect side, as an IT admin gives
+/// it to a "Custom OpenID Connect" connection.
+#[derive(Clone)]
+struct DemoOidc {
+    discovery_url: String,
+    client_id: String,
+    client_secret: String,
 }
 
 /// The sample host's OAuth client, registered once per redirect URI.
@@ -82,6 +93,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let gatehouse = host.gatehouse_origin.clone();
     let host_origin = host.host_origin.clone();
     let metadata_url = host.idp_metadata_url.clone();
+    let oidc = host.idp_oidc.clone();
     let host_server = host_server(host, args.host_port)?;
 
     println!();
@@ -98,6 +110,18 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("  Host API:                                         {gatehouse}/api/v1");
     println!("  Demo identity provider (SAML metadata URL):       {metadata_url}");
     println!(
+        "  Demo identity provider (OIDC discovery URL):      {}",
+        oidc.discovery_url
+    );
+    println!(
+        "  Demo identity provider (OIDC client ID):          {}",
+        oidc.client_id
+    );
+    println!(
+        "  Demo identity provider (OIDC client secret):      {}",
+        oidc.client_secret
+    );
+    println!(
         "  Demo API key:                                     {}",
         api_key.expose()
     );
@@ -111,9 +135,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         "  Walk through: claim acme.test in the tab, publish its TXT record from the host page,"
     );
     println!(
-        "  connect \"Custom SAML\" with the metadata URL above, test as Alice, activate, then sign in"
+        "  connect \"Custom SAML\" with the metadata URL above (or \"Custom OpenID Connect\" with the"
     );
-    println!("  on the host page as alice@acme.test.");
+    println!(
+        "  discovery URL, client ID and secret), test as Alice, activate, then sign in on the host"
+    );
+    println!("  page as alice@acme.test.");
     println!();
     println!("  Press Ctrl+C to stop.");
     println!();
@@ -135,7 +162,8 @@ async fn start(args: &DemoArgs) -> anyhow::Result<(Application, HostApp, Secret,
         DatabaseUrl::new(format!("sqlite://{}?mode=rwc", args.database.display()));
     config.bind = SocketAddr::from(([127, 0, 0, 1], args.port));
     config.public_url = url::Url::parse(&gatehouse_origin)?;
-    // The demo identity provider's metadata is on 127.0.0.1, over http.
+    // The demo identity provider's SAML metadata and OpenID Connect
+    // discovery, keys and token endpoint are on 127.0.0.1, over http.
     config.allow_private_network_fetch = true;
 
     // Domain verification asks the demo's own DNS server, whose records the
@@ -182,6 +210,11 @@ async fn start(args: &DemoArgs) -> anyhow::Result<(Application, HostApp, Secret,
     let client = oauth_client(&services, &format!("{host_origin}/demo/callback")).await?;
     let host_page_url = format!("{host_origin}/demo");
     let idp_metadata_url = idp.metadata_url();
+    let idp_oidc = DemoOidc {
+        discovery_url: idp.oidc_discovery_url(),
+        client_id: idp.oidc_client_id().to_string(),
+        client_secret: idp.oidc_client_secret(),
+    };
     let app = Application::serve_with(
         services.clone(),
         listener,
@@ -216,6 +249,7 @@ async fn start(args: &DemoArgs) -> anyhow::Result<(Application, HostApp, Secret,
             gatehouse_origin,
             zones,
             idp_metadata_url,
+            idp_oidc,
             client,
             http,
         },
@@ -323,6 +357,7 @@ struct HostPage {
     embed_url: String,
     gatehouse_origin: String,
     metadata_url: String,
+    oidc: DemoOidc,
     zones: String,
     domains: Vec<DomainRow>,
     dns_notice: Option<String>,
@@ -412,6 +447,7 @@ async fn host_page(
         embed_url: embed.url,
         gatehouse_origin: host.gatehouse_origin.clone(),
         metadata_url: host.idp_metadata_url.clone(),
+        oidc: host.idp_oidc.clone(),
         zones: DEMO_ZONES.join(", "),
         domains,
         dns_notice,

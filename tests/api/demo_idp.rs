@@ -2,7 +2,8 @@
 //! metadata through Gatehouse's parser and fetcher, a test sign-in and a
 //! host sign-in through its pages, the domain check, and tampering. Then
 //! the real `gatehouse demo` binary, walked through end to end the way the
-//! sample host page tells a newcomer to.
+//! sample host page tells a newcomer to. The OpenID Connect half has its
+//! own tests in `demo_idp/oidc.rs`, with the helpers here.
 
 use std::io::{BufRead, Write};
 use std::net::TcpListener;
@@ -18,6 +19,9 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::helpers::{TestApp, admin_of, error_code, on_both};
+
+/// The OpenID Connect half.
+mod oidc;
 
 const HOST_CALLBACK: &str = "http://localhost:9999/callback";
 
@@ -498,6 +502,8 @@ on_both!(a_tampered_choice_or_a_foreign_acs_is_refused, |app| {
 /// `gatehouse demo`, killed when dropped.
 struct Demo {
     child: Child,
+    /// Everything it printed up to "Press Ctrl+C".
+    printed: String,
     gatehouse: String,
     host: String,
     api_key: String,
@@ -585,6 +591,7 @@ impl Demo {
         );
         Demo {
             child,
+            printed,
             gatehouse,
             host,
             api_key,
@@ -620,11 +627,204 @@ async fn tab_post(
         .expect("post")
 }
 
+impl Demo {
+    fn g(&self, path: &str) -> String {
+        format!("{}{path}", self.gatehouse)
+    }
+
+    fn h(&self, path: &str) -> String {
+        format!("{}{path}", self.host)
+    }
+
+    /// The IT admin in Acme's Security tab, opened by setup link: the
+    /// tab's browser, its CSRF token and Acme's ID.
+    async fn admin_tab(&self) -> (reqwest::Client, String, String) {
+        let orgs = self
+            .api(
+                reqwest::Method::GET,
+                "/organizations?external_id=demo-acme",
+                None,
+            )
+            .await;
+        let org = orgs["data"][0]["id"].as_str().expect("Acme").to_string();
+        let link = self
+            .api(
+                reqwest::Method::POST,
+                &format!("/organizations/{org}/portal_links"),
+                Some(json!({})),
+            )
+            .await;
+        let tab = browser();
+        let res = tab
+            .get(link["url"].as_str().expect("url"))
+            .send()
+            .await
+            .expect("link");
+        assert_eq!(res.status(), 303);
+        let html = tab
+            .get(self.g("/security"))
+            .send()
+            .await
+            .expect("tab")
+            .text()
+            .await
+            .expect("html");
+        let csrf = crate::helpers::meta(&html, "gatehouse-csrf").expect("csrf");
+        (tab, csrf, org)
+    }
+
+    /// Step 1, Domains: claim acme.test in the tab, publish its record
+    /// from the host page, verify in the tab.
+    async fn verify_acme(&self, tab: &reqwest::Client, csrf: &str, org: &str) {
+        let res = tab_post(
+            self,
+            tab,
+            "/security/domains",
+            &[
+                ("csrf_token", csrf),
+                ("domain", "acme.test"),
+                ("purpose", "sso"),
+            ],
+        )
+        .await;
+        assert_eq!(res.status(), 303);
+        let domains = self
+            .api(
+                reqwest::Method::GET,
+                &format!("/organizations/{org}/domains"),
+                None,
+            )
+            .await;
+        let domain = domains["data"][0]["id"]
+            .as_str()
+            .expect("domain")
+            .to_string();
+        let host = browser();
+        let res = host
+            .post(self.h("/demo/dns/publish"))
+            .header("origin", &self.host)
+            .send()
+            .await
+            .expect("publish");
+        assert_eq!(res.status(), 303);
+        let html = host
+            .get(self.h(&location(&res)))
+            .send()
+            .await
+            .expect("page")
+            .text()
+            .await
+            .expect("html");
+        assert!(html.contains("Published 1 TXT record"), "{html}");
+        assert!(html.contains("_gatehouse-challenge.acme.test"));
+        let res = host
+            .post(self.h("/demo/dns/publish"))
+            .header("origin", "https://elsewhere.example")
+            .send()
+            .await
+            .expect("publish");
+        assert_eq!(res.status(), 403, "only from the host page itself");
+        let res = tab_post(
+            self,
+            tab,
+            &format!("/security/domains/{domain}/verify"),
+            &[("csrf_token", csrf)],
+        )
+        .await;
+        assert!(res.status().is_success() || res.status() == 303);
+        let d = self
+            .api(reqwest::Method::GET, &format!("/domains/{domain}"), None)
+            .await;
+        assert_eq!(d["status"], "verified", "{d}");
+    }
+
+    /// Picks the provider in the tab; answers the new connection's ID.
+    async fn choose_provider(
+        &self,
+        tab: &reqwest::Client,
+        csrf: &str,
+        org: &str,
+        provider: &str,
+    ) -> String {
+        let res = tab_post(
+            self,
+            tab,
+            "/security/connection",
+            &[("csrf_token", csrf), ("provider", provider)],
+        )
+        .await;
+        assert_eq!(res.status(), 303);
+        let conns = self
+            .api(
+                reqwest::Method::GET,
+                &format!("/organizations/{org}/connections"),
+                None,
+            )
+            .await;
+        conns["data"][0]["id"]
+            .as_str()
+            .expect("connection")
+            .to_string()
+    }
+
+    /// Step 3: starts the test sign-in's popup; answers its browser and
+    /// where Gatehouse sent it (the identity provider).
+    async fn start_test(&self, tab: &reqwest::Client) -> (reqwest::Client, String) {
+        let html = tab
+            .get(self.g("/security/test"))
+            .send()
+            .await
+            .expect("page")
+            .text()
+            .await
+            .expect("html");
+        let at = html.find("/security/test/start?ticket=").expect("link");
+        let end = html[at..].find('"').expect("end");
+        let popup = browser();
+        let res = popup
+            .get(self.g(&unescape(&html[at..at + end])))
+            .send()
+            .await
+            .expect("start");
+        assert_eq!(res.status(), 303);
+        let to = location(&res);
+        (popup, to)
+    }
+
+    /// Step 4: activates in the tab.
+    async fn activate(&self, tab: &reqwest::Client, csrf: &str, conn: &str) {
+        let res = tab_post(self, tab, "/security/activate", &[("csrf_token", csrf)]).await;
+        assert_eq!(res.status(), 303);
+        let c = self
+            .api(reqwest::Method::GET, &format!("/connections/{conn}"), None)
+            .await;
+        assert_eq!(c["state"], "active");
+    }
+
+    /// The host page's "Sign in with SSO" as `email`, through Gatehouse's
+    /// authorization endpoint: answers where Gatehouse sends the person.
+    async fn host_login(&self, person: &reqwest::Client, email: &str) -> String {
+        let res = person
+            .post(self.h("/demo/login"))
+            .header("origin", &self.host)
+            .form(&[("email", email)])
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(res.status(), 303);
+        let authorize = location(&res);
+        assert!(authorize.starts_with(&self.g("/oauth/authorize?")));
+        let res = person.get(&authorize).send().await.expect("authorize");
+        assert_eq!(res.status(), 303);
+        location(&res)
+    }
+}
+
 #[tokio::test]
 async fn the_demo_walkthrough_works_end_to_end() {
     let demo = Demo::start();
-    let g = |path: &str| format!("{}{path}", demo.gatehouse);
-    let h = |path: &str| format!("{}{path}", demo.host);
+    let g = |path: &str| demo.g(path);
+    let h = |path: &str| demo.h(path);
 
     // The sample host page shows the walkthrough with the metadata URL.
     let page = reqwest::get(h("/demo")).await.expect("host page");
@@ -635,120 +835,13 @@ async fn the_demo_walkthrough_works_end_to_end() {
     assert!(html.contains("Publish my TXT records") && html.contains("Sign in with SSO"));
 
     // The IT admin, in the Security tab (by setup link).
-    let orgs = demo
-        .api(
-            reqwest::Method::GET,
-            "/organizations?external_id=demo-acme",
-            None,
-        )
-        .await;
-    let org = orgs["data"][0]["id"].as_str().expect("Acme").to_string();
-    let link = demo
-        .api(
-            reqwest::Method::POST,
-            &format!("/organizations/{org}/portal_links"),
-            Some(json!({})),
-        )
-        .await;
-    let tab = browser();
-    let res = tab
-        .get(link["url"].as_str().expect("url"))
-        .send()
-        .await
-        .expect("link");
-    assert_eq!(res.status(), 303);
-    let html = tab
-        .get(g("/security"))
-        .send()
-        .await
-        .expect("tab")
-        .text()
-        .await
-        .expect("html");
-    let csrf = crate::helpers::meta(&html, "gatehouse-csrf").expect("csrf");
+    let (tab, csrf, org) = demo.admin_tab().await;
 
     // 1. Domains: claim acme.test, publish from the host page, verify.
-    let res = tab_post(
-        &demo,
-        &tab,
-        "/security/domains",
-        &[
-            ("csrf_token", &csrf),
-            ("domain", "acme.test"),
-            ("purpose", "sso"),
-        ],
-    )
-    .await;
-    assert_eq!(res.status(), 303);
-    let domains = demo
-        .api(
-            reqwest::Method::GET,
-            &format!("/organizations/{org}/domains"),
-            None,
-        )
-        .await;
-    let domain = domains["data"][0]["id"]
-        .as_str()
-        .expect("domain")
-        .to_string();
-    let host = browser();
-    let res = host
-        .post(h("/demo/dns/publish"))
-        .header("origin", &demo.host)
-        .send()
-        .await
-        .expect("publish");
-    assert_eq!(res.status(), 303);
-    let html = host
-        .get(h(&location(&res)))
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
-    assert!(html.contains("Published 1 TXT record"), "{html}");
-    assert!(html.contains("_gatehouse-challenge.acme.test"));
-    let res = host
-        .post(h("/demo/dns/publish"))
-        .header("origin", "https://elsewhere.example")
-        .send()
-        .await
-        .expect("publish");
-    assert_eq!(res.status(), 403, "only from the host page itself");
-    let res = tab_post(
-        &demo,
-        &tab,
-        &format!("/security/domains/{domain}/verify"),
-        &[("csrf_token", &csrf)],
-    )
-    .await;
-    assert!(res.status().is_success() || res.status() == 303);
-    let d = demo
-        .api(reqwest::Method::GET, &format!("/domains/{domain}"), None)
-        .await;
-    assert_eq!(d["status"], "verified", "{d}");
+    demo.verify_acme(&tab, &csrf, &org).await;
 
     // 2. Connection: Custom SAML from the demo IdP's metadata URL.
-    let res = tab_post(
-        &demo,
-        &tab,
-        "/security/connection",
-        &[("csrf_token", &csrf), ("provider", "custom_saml")],
-    )
-    .await;
-    assert_eq!(res.status(), 303);
-    let conns = demo
-        .api(
-            reqwest::Method::GET,
-            &format!("/organizations/{org}/connections"),
-            None,
-        )
-        .await;
-    let conn = conns["data"][0]["id"]
-        .as_str()
-        .expect("connection")
-        .to_string();
+    let conn = demo.choose_provider(&tab, &csrf, &org, "custom_saml").await;
     let res = tab_post(
         &demo,
         &tab,
@@ -768,23 +861,7 @@ async fn the_demo_walkthrough_works_end_to_end() {
     let acs = c["sp"]["acs_url"].as_str().expect("acs").to_string();
 
     // 3. Test: the popup, as Alice.
-    let html = tab
-        .get(g("/security/test"))
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
-    let at = html.find("/security/test/start?ticket=").expect("link");
-    let end = html[at..].find('"').expect("end");
-    let popup = browser();
-    let res = popup
-        .get(g(&unescape(&html[at..at + end])))
-        .send()
-        .await
-        .expect("start");
-    let sso = location(&res);
+    let (popup, sso) = demo.start_test(&tab).await;
     assert!(sso.starts_with(&g("/demo-idp/saml/sso?")), "{sso}");
     let page = choice_page(&popup, &sso).await;
     let res = popup
@@ -810,12 +887,7 @@ async fn the_demo_walkthrough_works_end_to_end() {
     );
 
     // 4. Activate, in the tab.
-    let res = tab_post(&demo, &tab, "/security/activate", &[("csrf_token", &csrf)]).await;
-    assert_eq!(res.status(), 303);
-    let c = demo
-        .api(reqwest::Method::GET, &format!("/connections/{conn}"), None)
-        .await;
-    assert_eq!(c["state"], "active");
+    demo.activate(&tab, &csrf, &conn).await;
 
     // 5. The host page's "Sign in with SSO", as alice@acme.test.
     let person = browser();
@@ -898,15 +970,8 @@ async fn the_demo_walkthrough_works_end_to_end() {
         .await
         .expect("logout");
     assert_eq!(res.status(), 303);
-    let res = person
-        .post(h("/demo/login"))
-        .header("origin", &demo.host)
-        .form(&[("email", "alice@acme.test")])
-        .send()
-        .await
-        .expect("login");
-    let res = person.get(location(&res)).send().await.expect("authorize");
-    let page = choice_page(&person, &location(&res)).await;
+    let sso = demo.host_login(&person, "alice@acme.test").await;
+    let page = choice_page(&person, &sso).await;
     let res = person
         .post(g("/demo-idp/saml/sso/continue"))
         .form(&choice(&page, "mallory@example.net"))

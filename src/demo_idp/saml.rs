@@ -1,13 +1,7 @@
-//! The demo's built-in SAML identity provider, so `gatehouse demo` needs
-//! nothing else: IdP metadata, an SSO endpoint (HTTP-Redirect binding) that
-//! lets the visitor pick one of a few demo people, and a really signed
-//! SAML Response posted to Gatehouse's ACS.
-//!
-//! It is mounted in demo mode only (see `demo.rs`). There are no passwords:
-//! anyone who reaches it can sign in as any demo person. What it does guard
-//! is the binding between the AuthnRequest it was shown and the answer it
-//! signs: the choice page's fields carry a MAC under the demo's secret key,
-//! and it only answers ACS URLs of the Gatehouse it belongs to.
+//! The SAML half of the demo identity provider: IdP metadata, an SSO
+//! endpoint (HTTP-Redirect binding) that lets the visitor pick one of the
+//! demo people, and a really signed SAML Response posted to Gatehouse's
+//! ACS. It only answers ACS URLs of the Gatehouse it belongs to.
 
 use std::io::Read;
 
@@ -18,17 +12,16 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use flate2::read::DeflateDecoder;
-use openssl::pkey::{PKey, Private};
 use roxmltree::{Document, ParsingOptions};
 use samael::crypto::{Crypto, CryptoProvider};
 use serde::Deserialize;
 
-use crate::config::SecretKey;
+use super::{
+    DemoIdp, DemoUser, PAGE_POLICY, Refusal, UserView, fresh, internal, page, refused, user,
+    user_views,
+};
 use crate::crypto;
-use crate::saml::certificates::Certificate;
 use crate::saml::sp::escape;
-use crate::saml::sp_key::SpKey;
-use crate::store::Store;
 use crate::web::views::Layout;
 
 /// Where the routes live, under the origin the IdP is served from.
@@ -36,16 +29,8 @@ pub const METADATA_PATH: &str = "/demo-idp/saml/metadata";
 pub const SSO_PATH: &str = "/demo-idp/saml/sso";
 pub const CONTINUE_PATH: &str = "/demo-idp/saml/sso/continue";
 
-/// The demo database's setting that keeps the signing key and certificate
-/// (the key sealed under the demo's secret key), so the certificate a
-/// connection imported stays valid across restarts.
-const KEY_SETTING: &str = "demo_idp_signing_key";
-/// What the key is sealed to (see `SpKey`).
-const KEY_CONTEXT: &str = "demo-idp";
 /// MAC purpose of the choice page's fields.
 const CHOICE_PURPOSE: &str = "demo-idp-choice";
-/// How long the choice page stays good.
-const CHOICE_LIFETIME: Duration = Duration::minutes(10);
 /// How long an assertion is good for.
 const ASSERTION_LIFETIME: Duration = Duration::minutes(5);
 /// Largest inflated AuthnRequest accepted.
@@ -56,118 +41,15 @@ const ASSERTION_NS: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
 const EMAIL_FORMAT: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress";
 const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
 
-/// One person the demo identity provider can sign in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DemoUser {
-    pub email: &'static str,
-    pub first_name: &'static str,
-    pub last_name: &'static str,
-    pub groups: &'static [&'static str],
-    /// Shown under the name on the choice page.
-    pub note: &'static str,
-}
-
-/// The demo people: two at Acme's domain, one elsewhere (whom Gatehouse
-/// refuses, because `example.net` is not a verified domain of Acme).
-pub const USERS: &[DemoUser] = &[
-    DemoUser {
-        email: "alice@acme.test",
-        first_name: "Alice",
-        last_name: "Liddell",
-        groups: &["engineering", "admins"],
-        note: "Acme's IT admin.",
-    },
-    DemoUser {
-        email: "bob@acme.test",
-        first_name: "Bob",
-        last_name: "Builder",
-        groups: &["engineering"],
-        note: "An Acme engineer.",
-    },
-    DemoUser {
-        email: "mallory@example.net",
-        first_name: "Mallory",
-        last_name: "Meyer",
-        groups: &["contractors"],
-        note: "Not at an Acme domain: Gatehouse refuses her (saml_email_address_domain_mismatch).",
-    },
-];
-
-pub fn user(email: &str) -> Option<&'static DemoUser> {
-    USERS
-        .iter()
-        .find(|u| u.email.eq_ignore_ascii_case(email.trim()))
-}
-
-/// The identity provider: its key pair and where it and its Gatehouse are.
-#[derive(Clone)]
-pub struct DemoIdp {
-    /// The origin its routes are served from (entity ID, SSO URL).
-    origin: String,
-    /// The Gatehouse whose ACS URLs it answers (no other).
-    sp_origin: String,
-    mac_key: SecretKey,
-    key: PKey<Private>,
-    certificate: Certificate,
-}
-
-impl std::fmt::Debug for DemoIdp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DemoIdp")
-            .field("origin", &self.origin)
-            .field("sp_origin", &self.sp_origin)
-            .field("certificate", &self.certificate.fingerprint_sha256)
-            .finish_non_exhaustive()
-    }
-}
-
-fn origin_of(raw: &str) -> anyhow::Result<String> {
-    let url = url::Url::parse(raw)?;
-    Ok(url.origin().ascii_serialization())
+/// The routes (under `/demo-idp`): metadata, the SSO endpoint and the
+/// choice's answer.
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/saml/metadata", web::get().to(metadata))
+        .route("/saml/sso", web::get().to(sso))
+        .route("/saml/sso/continue", web::post().to(continue_sign_in));
 }
 
 impl DemoIdp {
-    fn from_pair(
-        origin: &str,
-        sp_origin: &str,
-        secret: &SecretKey,
-        pair: &SpKey,
-    ) -> anyhow::Result<Self> {
-        Ok(Self {
-            origin: origin_of(origin)?,
-            sp_origin: origin_of(sp_origin)?,
-            mac_key: secret.clone(),
-            key: pair.private_key(secret, KEY_CONTEXT)?,
-            certificate: pair.certificate.clone(),
-        })
-    }
-
-    /// A new key pair, kept nowhere (tests).
-    pub fn generate(origin: &str, sp_origin: &str, secret: &SecretKey) -> anyhow::Result<Self> {
-        let pair = SpKey::generate(secret, KEY_CONTEXT, Utc::now())?;
-        Self::from_pair(origin, sp_origin, secret, &pair)
-    }
-
-    /// The key pair kept in the demo database, made on first start.
-    pub async fn load_or_create(
-        store: &Store,
-        origin: &str,
-        sp_origin: &str,
-        secret: &SecretKey,
-    ) -> anyhow::Result<Self> {
-        let stored = match store.get_setting(KEY_SETTING).await? {
-            Some(stored) => stored,
-            None => {
-                let pair = SpKey::generate(secret, KEY_CONTEXT, Utc::now())?;
-                store
-                    .get_or_insert_setting(KEY_SETTING, &serde_json::to_string(&pair)?)
-                    .await?
-            }
-        };
-        let pair: SpKey = serde_json::from_str(&stored)?;
-        Self::from_pair(origin, sp_origin, secret, &pair)
-    }
-
     pub fn entity_id(&self) -> String {
         self.metadata_url()
     }
@@ -178,10 +60,6 @@ impl DemoIdp {
 
     pub fn sso_url(&self) -> String {
         format!("{}{SSO_PATH}", self.origin)
-    }
-
-    pub fn certificate(&self) -> &Certificate {
-        &self.certificate
     }
 
     /// The IdP metadata: entity ID, the HTTP-Redirect SSO endpoint and the
@@ -205,17 +83,6 @@ impl DemoIdp {
             certificate = self.certificate.der,
             sso = escape(&self.sso_url()),
         )
-    }
-
-    /// The routes: metadata, the SSO endpoint and the choice's answer.
-    pub fn configure(&self, cfg: &mut web::ServiceConfig) {
-        cfg.service(
-            web::scope("/demo-idp")
-                .app_data(web::Data::new(self.clone()))
-                .route("/saml/metadata", web::get().to(metadata))
-                .route("/saml/sso", web::get().to(sso))
-                .route("/saml/sso/continue", web::post().to(continue_sign_in)),
-        );
     }
 
     /// Reads an AuthnRequest as the HTTP-Redirect binding carries it
@@ -358,8 +225,7 @@ impl DemoIdp {
                 "This choice was not issued by the demo identity provider for this sign-in (its fields were changed).",
             ));
         }
-        let issued = DateTime::<Utc>::from_timestamp(choice.issued, 0).unwrap_or_default();
-        if now - issued > CHOICE_LIFETIME || issued - now > Duration::minutes(1) {
+        if !fresh(choice.issued, now) {
             return Err(Refusal::new(
                 "This page is too old. Start the sign-in again from the application.",
             ));
@@ -455,20 +321,6 @@ pub struct Choice {
     pub user: Option<String>,
 }
 
-/// Why the demo IdP will not answer, in words.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    pub detail: String,
-}
-
-impl Refusal {
-    fn new(detail: impl Into<String>) -> Self {
-        Self {
-            detail: detail.into(),
-        }
-    }
-}
-
 /// An XML ID as Gatehouse's requests use them: a letter or underscore,
 /// then name characters.
 fn is_xml_id(id: &str) -> bool {
@@ -488,51 +340,6 @@ fn xml_id(prefix: &str) -> String {
     )
 }
 
-/// The demo IdP's pages set their whole policy. The auto-post page sets no
-/// `form-action`: the ACS answers a sign-in with a redirect to the host
-/// application, which browsers check against it.
-const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-    img-src 'self'; base-uri 'none'; frame-ancestors 'none'";
-
-fn page(status: StatusCode, body: String, policy: &str) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CONTENT_SECURITY_POLICY, policy.to_string()))
-        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header(("referrer-policy", "no-referrer"))
-        .body(body)
-}
-
-#[derive(Template)]
-#[template(path = "demo_idp/error.html")]
-struct ErrorView<'a> {
-    layout: Layout,
-    detail: &'a str,
-}
-
-fn refused(refusal: &Refusal) -> HttpResponse {
-    let view = ErrorView {
-        layout: Layout::new("Demo identity provider · Gatehouse"),
-        detail: &refusal.detail,
-    };
-    match view.render() {
-        Ok(body) => page(
-            StatusCode::BAD_REQUEST,
-            body,
-            &format!("{PAGE_POLICY}; form-action 'none'"),
-        ),
-        Err(_) => HttpResponse::BadRequest().body(refusal.detail.clone()),
-    }
-}
-
-fn internal(e: impl std::fmt::Display) -> HttpResponse {
-    tracing::error!(error = %e, "the demo identity provider failed");
-    HttpResponse::InternalServerError()
-        .content_type("text/plain; charset=utf-8")
-        .body("The demo identity provider failed; see the log.")
-}
-
 /// `GET /demo-idp/saml/metadata`
 async fn metadata(idp: web::Data<DemoIdp>) -> HttpResponse {
     HttpResponse::Ok()
@@ -547,13 +354,6 @@ struct SsoQuery {
     saml_request: Option<String>,
     #[serde(rename = "RelayState")]
     relay_state: Option<String>,
-}
-
-struct UserView {
-    email: &'static str,
-    name: String,
-    groups: String,
-    note: &'static str,
 }
 
 #[derive(Template)]
@@ -582,15 +382,7 @@ async fn sso(idp: web::Data<DemoIdp>, query: web::Query<SsoQuery>) -> HttpRespon
         layout: Layout::new("Sign in · Demo identity provider"),
         choice: &choice,
         continue_url: CONTINUE_PATH,
-        users: USERS
-            .iter()
-            .map(|u| UserView {
-                email: u.email,
-                name: format!("{} {}", u.first_name, u.last_name),
-                groups: u.groups.join(", "),
-                note: u.note,
-            })
-            .collect(),
+        users: user_views(),
     };
     match view.render() {
         Ok(body) => page(
@@ -637,6 +429,8 @@ async fn continue_sign_in(idp: web::Data<DemoIdp>, form: web::Form<Choice>) -> H
         saml_response: &saml_response,
         relay_state: &choice.relay_state,
     };
+    // No `form-action` here: the ACS answers a sign-in with a redirect to
+    // the host application, which browsers check against it.
     match view.render() {
         Ok(body) => page(StatusCode::OK, body, PAGE_POLICY),
         Err(e) => internal(e),
@@ -651,6 +445,8 @@ mod tests {
     use flate2::write::DeflateEncoder;
 
     use super::*;
+    use crate::config::SecretKey;
+    use crate::demo_idp::CHOICE_LIFETIME;
     use crate::saml::acs::{self, Expectation, Settings};
     use crate::saml::sp;
 
