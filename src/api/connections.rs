@@ -145,11 +145,20 @@ pub struct MappingBody {
     groups: Option<String>,
 }
 
+/// OIDC: which claims supply the identity (`email`: a claim name, or null
+/// for the provider's rules).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimMappingBody {
+    email: Option<String>,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatchBody {
     saml: Option<SamlBody>,
     attribute_mapping: Option<MappingBody>,
+    claim_mapping: Option<ClaimMappingBody>,
     role_mapping: Option<Vec<crate::domain::connections::RoleRule>>,
     oidc: Option<OidcBody>,
     allow_subdomains: Option<bool>,
@@ -174,6 +183,9 @@ pub async fn update(
                 last_name: m.last_name,
                 groups: m.groups,
             }),
+        claim_mapping: b
+            .claim_mapping
+            .map(|m| crate::oidc::config::ClaimMapping { email: m.email }),
         allow_idp_initiated: b
             .allow_idp_initiated
             .or(b.saml.as_ref().and_then(|s| s.allow_idp_initiated)),

@@ -185,6 +185,12 @@ pub struct OidcView {
 }
 
 #[derive(Serialize)]
+pub struct ClaimMappingView {
+    /// The claim the email is read from; null: the provider's rules.
+    pub email: Option<String>,
+}
+
+#[derive(Serialize)]
 pub struct SpCertificateView {
     pub pem: String,
     pub fingerprint_sha256: String,
@@ -228,6 +234,9 @@ pub struct ConnectionView {
     pub oidc_redirect_uri: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oidc: Option<OidcView>,
+    /// OIDC: which claims supply the identity, as `PATCH` takes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claim_mapping: Option<ClaimMappingView>,
     pub created_at: String,
     pub activated_at: Option<String>,
 }
@@ -240,9 +249,12 @@ impl ConnectionView {
     ) -> Self {
         use crate::domain::connections::Protocol;
         use crate::saml::config::{Binding, Source};
-        let (oidc_redirect_uri, oidc) = match c.protocol() {
+        let (oidc_redirect_uri, oidc, claim_mapping) = match c.protocol() {
             Protocol::Oidc => {
                 let o = crate::services::oidc_settings::oidc_config(&c);
+                let claim_mapping = ClaimMappingView {
+                    email: o.claim_mapping.email.clone(),
+                };
                 (
                     Some(crate::oidc::config::redirect_uri(public_origin, &c.id)),
                     Some(OidcView {
@@ -258,9 +270,10 @@ impl ConnectionView {
                             .map(|p| p.token_auth.as_str()),
                         tenant_id: o.tenant_id,
                     }),
+                    Some(claim_mapping),
                 )
             }
-            Protocol::Saml => (None, None),
+            Protocol::Saml => (None, None, None),
         };
         let (sp, idp) = match c.protocol() {
             Protocol::Saml => {
@@ -318,6 +331,7 @@ impl ConnectionView {
             idp,
             oidc_redirect_uri,
             oidc,
+            claim_mapping,
             created_at: time(c.created_at),
             activated_at: c.activated_at.map(time),
             id: c.id,

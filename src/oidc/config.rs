@@ -31,6 +31,23 @@ pub struct ProviderMetadata {
     pub token_auth: TokenAuth,
 }
 
+/// Which claims supply the identity, where the provider's usual ones do not
+/// fit (the counterpart of SAML's `AttributeMapping`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimMapping {
+    /// The claim read for the email address; `None` follows the provider's
+    /// rules. A claim other than `email` is trusted only as
+    /// `oidc::identity::map` says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+impl ClaimMapping {
+    pub fn is_default(&self) -> bool {
+        self.email.is_none()
+    }
+}
+
 /// Everything OpenID Connect about a connection.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OidcConfig {
@@ -48,6 +65,9 @@ pub struct OidcConfig {
     pub extra_scopes: Vec<String>,
     /// Entra ID: the directory (tenant) the issuer is pinned to.
     pub tenant_id: Option<String>,
+    /// Part of the settings version, like the rest.
+    #[serde(default, skip_serializing_if = "ClaimMapping::is_default")]
+    pub claim_mapping: ClaimMapping,
     pub discovered_at: Option<DateTime<Utc>>,
 }
 

@@ -3,13 +3,13 @@
 
 use serde_json::json;
 
-use super::oidc_settings::{OidcInput, oidc_config};
+use super::oidc_settings::{OidcInput, clean_claim_mapping, oidc_config};
 use super::{ServiceError, ServiceResult, Services};
 use crate::domain::audit::{ChangeContext, NewEvent};
 use crate::domain::connections::{Connection, Lifecycle, Protocol, Provider, RoleRule, State};
 use crate::domain::domains::{Purpose, Status};
 use crate::ids::{self, Kind};
-use crate::oidc::config::OidcConfig;
+use crate::oidc::config::{ClaimMapping, OidcConfig};
 use crate::saml::config::{AttributeMapping, Binding, IdpSettings, SamlConfig, Source};
 use crate::saml::sp_key::SpKey;
 use crate::saml::{SettingsError, certificates, metadata};
@@ -65,6 +65,8 @@ pub struct ConnectionPatch {
     pub oidc: Option<OidcInput>,
     /// Which attributes supply the identity; part of the settings version.
     pub attribute_mapping: Option<AttributeMapping>,
+    /// OIDC: which claims supply the identity; part of the settings version.
+    pub claim_mapping: Option<ClaimMapping>,
     pub allow_subdomains: Option<bool>,
     pub allow_idp_initiated: Option<bool>,
     pub sp_options: SpOptions,
@@ -380,7 +382,8 @@ impl Services {
             || patch.attribute_mapping.is_some()
             || patch.sp_options.sign_requests.is_some()
             || patch.sp_options.encrypt_assertions.is_some();
-        if (is_oidc && saml_given) || (!is_oidc && patch.oidc.is_some()) {
+        let oidc_given = patch.oidc.is_some() || patch.claim_mapping.is_some();
+        if (is_oidc && saml_given) || (!is_oidc && oidc_given) {
             return Err(protocol_mismatch(before.provider));
         }
         if let Some(oidc) = patch.oidc.as_ref().filter(|o| !o.is_empty()) {
@@ -451,6 +454,25 @@ impl Services {
                 changes.insert(
                     "attribute_mapping".into(),
                     json!({ "config_version": c.lifecycle.config_version }),
+                );
+            }
+        }
+        if let Some(mapping) = patch.claim_mapping {
+            let mapping = clean_claim_mapping(mapping)?;
+            let mut config = oidc_config(&c);
+            if config.claim_mapping != mapping {
+                config.claim_mapping = mapping;
+                c.config = serde_json::to_value(&config)
+                    .map_err(|e| ServiceError::Unexpected(e.into()))?;
+                if c.lifecycle.config_version == before.lifecycle.config_version {
+                    c.lifecycle = before.lifecycle.after_config_change();
+                }
+                changes.insert(
+                    "claim_mapping".into(),
+                    json!({
+                        "email": config.claim_mapping.email,
+                        "config_version": c.lifecycle.config_version,
+                    }),
                 );
             }
         }

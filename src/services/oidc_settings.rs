@@ -5,7 +5,7 @@
 use super::{ServiceError, ServiceResult, Services};
 use crate::crypto::seal;
 use crate::domain::connections::{Connection, Provider};
-use crate::oidc::config::OidcConfig;
+use crate::oidc::config::{ClaimMapping, OidcConfig};
 use crate::oidc::discovery;
 
 /// The provider's side of an OIDC connection, as given; what is left out
@@ -69,6 +69,27 @@ fn clean_scopes(scopes: &[String]) -> ServiceResult<Vec<String>> {
         return Err(refused("oidc_scope_invalid", "Give at most 20 scopes."));
     }
     Ok(out)
+}
+
+/// A claim mapping as given: a claim name (up to 256 visible characters,
+/// no spaces) or nothing, which keeps the provider's rules.
+pub fn clean_claim_mapping(mapping: ClaimMapping) -> ServiceResult<ClaimMapping> {
+    let email = mapping
+        .email
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty());
+    if let Some(claim) = &email
+        && (claim.len() > 256 || claim.chars().any(|c| c.is_whitespace() || c.is_control()))
+    {
+        return Err(refused(
+            "oidc_email_claim_invalid",
+            format!(
+                "“{}” is not a claim name: give the name as the provider sends it, such as `upn` or `preferred_username`.",
+                claim.chars().take(100).collect::<String>()
+            ),
+        ));
+    }
+    Ok(ClaimMapping { email })
 }
 
 impl Services {
@@ -174,6 +195,26 @@ impl Services {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn claim_names_are_trimmed_and_checked() {
+        let clean = |c: &str| {
+            clean_claim_mapping(ClaimMapping {
+                email: Some(c.into()),
+            })
+        };
+        assert_eq!(clean(" upn ").expect("ok").email.as_deref(), Some("upn"));
+        assert_eq!(clean("  ").expect("ok").email, None, "the provider's rules");
+        for bad in ["two words", "a\nb", &"x".repeat(257)] {
+            assert!(matches!(
+                clean(bad),
+                Err(ServiceError::Refused {
+                    code: "oidc_email_claim_invalid",
+                    ..
+                })
+            ));
+        }
+    }
 
     #[test]
     fn scopes_are_tokens_once_each() {

@@ -17,12 +17,13 @@ use super::test_sign_in::FlowOrigin;
 use super::{ServiceError, ServiceResult, Services};
 use crate::crypto::{self, seal};
 use crate::domain::connections::{Connection, Protocol, Provider};
+use crate::domain::domains;
 
 use crate::domain::sign_in::SignInError;
 use crate::ids::Kind;
 use crate::oidc::config::{OidcConfig, ProviderMetadata, TokenAuth, redirect_uri};
 use crate::oidc::id_token::{self, Expected};
-use crate::oidc::identity::{self, OidcIdentity};
+use crate::oidc::identity::{self, EmailSource, OidcIdentity};
 use crate::oidc::jwks;
 use crate::oidc::jwt::{self, Jwk, Verified};
 use crate::store::oidc::OidcFlow;
@@ -59,6 +60,9 @@ pub struct OidcFailure {
     pub connection_id: Option<String>,
     /// The flow it failed in, once known.
     pub origin: FlowOrigin,
+    /// The verified claims, when the failure came after the ID token
+    /// checked out (for an admin's test to pick the email claim from).
+    pub received: Vec<(String, String)>,
 }
 
 fn fail(error: SignInError) -> OidcFailure {
@@ -67,6 +71,7 @@ fn fail(error: SignInError) -> OidcFailure {
         purpose: None,
         connection_id: None,
         origin: FlowOrigin::default(),
+        received: Vec::new(),
     }
 }
 
@@ -225,6 +230,7 @@ impl Services {
             purpose: Some(flow.purpose.clone()),
             connection_id: Some(connection.id.clone()),
             origin: origin.clone(),
+            received: Vec::new(),
         };
         if flow.used_at.is_some()
             || !self
@@ -349,7 +355,8 @@ impl Services {
             now,
         )
         .map_err(&with_context)?;
-        if identity::needs_userinfo(&claims)
+        let email_claim = config.claim_mapping.email.as_deref();
+        if identity::needs_userinfo(&claims, email_claim)
             && let (Some(endpoint), Some(access_token)) = (
                 provider.userinfo_endpoint.as_deref(),
                 tokens.get("access_token").and_then(Value::as_str),
@@ -361,38 +368,96 @@ impl Services {
                 .map_err(&with_context)?;
             identity::merge_userinfo(&mut claims, userinfo).map_err(&with_context)?;
         }
-        let identity = identity::map(connection.provider, &claims, config.tenant_id.as_deref())
-            .map_err(&with_context)?;
-        if connection.provider == Provider::GoogleWorkspaceOidc {
-            // Google Workspace: the account's hosted domain must be one of
-            // the organization's verified SSO domains.
-            self.check_verified_domain(
-                &connection,
-                identity.hosted_domain.as_deref(),
-                "oidc_hosted_domain_mismatch",
-                "The user's Google Workspace (hosted domain) is not one of this organization's verified domains.",
-            )
+        let identity = self
+            .oidc_identity(&connection, &config, &claims)
             .await
-                .map_err(|e| match e {
-                    Ok(error) => with_context(error),
-                    Err(e) => unexpected(e),
-                })?;
-        }
-        self.check_email_domain(
-            &connection,
-            &identity.email,
-            "oidc_email_address_domain_mismatch",
-        )
-        .await
-        .map_err(|e| match e {
-            Ok(error) => with_context(error),
-            Err(e) => unexpected(e),
-        })?;
+            .map_err(|e| match e {
+                Ok(error) => OidcFailure {
+                    received: identity::claims_text(&claims),
+                    ..with_context(error)
+                },
+                Err(e) => unexpected(e),
+            })?;
         Ok(OidcSignIn {
             connection,
             identity,
             flow,
         })
+    }
+
+    /// From verified claims to a person of the connection's organization:
+    /// the provider's rules with the email claim these settings pick
+    /// (`identity::map`), then the domains. Google Workspace's hosted domain
+    /// and the email's domain must be verified SSO domains of the
+    /// organization; an email from a picked claim other than `email`, which
+    /// the provider does not vouch for, is refused with its own code.
+    pub(crate) async fn oidc_identity(
+        &self,
+        connection: &Connection,
+        config: &OidcConfig,
+        claims: &Map<String, Value>,
+    ) -> Result<OidcIdentity, Result<SignInError, ServiceError>> {
+        let identity = identity::map(
+            connection.provider,
+            claims,
+            config.tenant_id.as_deref(),
+            config.claim_mapping.email.as_deref(),
+        )
+        .map_err(Ok)?;
+        if connection.provider == Provider::GoogleWorkspaceOidc {
+            // Google Workspace: the account's hosted domain must be one of
+            // the organization's verified SSO domains.
+            self.check_verified_domain(
+                connection,
+                identity.hosted_domain.as_deref(),
+                "oidc_hosted_domain_mismatch",
+                "The user's Google Workspace (hosted domain) is not one of this organization's verified domains.",
+            )
+            .await?;
+        }
+        match &identity.email_source {
+            EmailSource::Provider => {
+                self.check_email_domain(
+                    connection,
+                    &identity.email,
+                    "oidc_email_address_domain_mismatch",
+                )
+                .await?;
+            }
+            EmailSource::Picked(claim) => {
+                let domain = domains::email_domain(&identity.email).unwrap_or_default();
+                self.check_verified_domain(
+                    connection,
+                    Some(&domain),
+                    "oidc_email_claim_domain_mismatch",
+                    &format!(
+                        "The email comes from the claim `{claim}`, which the provider does not vouch for as a verified address; Gatehouse accepts it only at a verified domain of this organization, and {} is not one.",
+                        identity.email
+                    ),
+                )
+                .await?;
+            }
+        }
+        Ok(identity)
+    }
+
+    /// What a sign-in with these claims (a test's record) would give if the
+    /// email came from `email_claim` (`None`: the provider's rules): the
+    /// address, or the error. The same rules as a sign-in.
+    pub async fn preview_oidc_email(
+        &self,
+        connection: &Connection,
+        received: &[(String, String)],
+        email_claim: Option<&str>,
+    ) -> ServiceResult<Result<String, SignInError>> {
+        let mut config = oidc_config(connection);
+        config.claim_mapping.email = email_claim.map(str::to_string);
+        let claims = identity::claims_from_text(received);
+        match self.oidc_identity(connection, &config, &claims).await {
+            Ok(identity) => Ok(Ok(identity.email)),
+            Err(Ok(error)) => Ok(Err(error)),
+            Err(Err(e)) => Err(e),
+        }
     }
 
     /// The code for tokens at the token endpoint, with the client's secret.

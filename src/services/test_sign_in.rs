@@ -34,6 +34,21 @@ pub struct TestIdentity {
     pub details: Vec<(String, String)>,
 }
 
+/// What a test received: every attribute or claim of the newest test that
+/// got that far (passed, or failed after the provider's answer checked
+/// out), as text.
+pub fn received_of(test: &ConnectionTest) -> Option<Vec<(String, String)>> {
+    let result: Value = serde_json::from_str(&test.result).ok()?;
+    let details = if test.outcome == "passed" {
+        result.get("details")
+    } else {
+        result.get("claims")
+    };
+    serde_json::from_value::<Vec<(String, String)>>(details?.clone())
+        .ok()
+        .filter(|d| !d.is_empty())
+}
+
 /// Where a flow came from: its purpose, the version it ran on, and the
 /// session that asked for it.
 #[derive(Debug, Clone, Default)]
@@ -119,12 +134,16 @@ impl Services {
 
     /// Records a finished test sign-in. A pass marks the connection tested
     /// when its settings are still the version the test ran on; a test of
-    /// older settings is kept in the history but counts for nothing.
+    /// older settings is kept in the history but counts for nothing. A
+    /// failure keeps what the provider sent, where it got that far
+    /// (`received`: verified claims), so the admin can pick the email claim
+    /// from it.
     pub async fn record_test(
         &self,
         connection: &Connection,
         origin: &FlowOrigin,
         outcome: Result<&TestIdentity, &SignInError>,
+        received: &[(String, String)],
         request_id: Option<String>,
     ) -> ServiceResult<ConnectionTest> {
         let version = origin
@@ -137,11 +156,14 @@ impl Services {
                 None,
                 serde_json::to_value(identity).map_err(|e| ServiceError::Unexpected(e.into()))?,
             ),
-            Err(e) => (
-                false,
-                Some(e.code.to_string()),
-                json!({ "detail": e.detail, "expected": e.expected, "received": e.received }),
-            ),
+            Err(e) => {
+                let mut result =
+                    json!({ "detail": e.detail, "expected": e.expected, "received": e.received });
+                if !received.is_empty() {
+                    result["claims"] = json!(received);
+                }
+                (false, Some(e.code.to_string()), result)
+            }
         };
         let test = ConnectionTest {
             id: ids::new_id(Kind::Test),

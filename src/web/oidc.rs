@@ -4,7 +4,7 @@
 use actix_web::{HttpResponse, web};
 
 use super::error::PageError;
-use super::sign_in_result::{Success, failure_response, success_page};
+use super::sign_in_result::{Success, failure_response_with, success_page};
 use super::{oauth, test_step};
 use crate::services::Services;
 use crate::services::oauth::SignedInPerson;
@@ -37,13 +37,14 @@ pub async fn callback(
     let signed_in = match services.complete_oidc_sign_in(&id, &params).await {
         Ok(signed_in) => signed_in,
         Err(f) => {
-            return failure_response(
+            return failure_response_with(
                 &services,
                 &id,
                 f.error,
                 f.purpose.as_deref(),
                 f.connection_id.as_deref(),
                 &f.origin,
+                &f.received,
             )
             .await;
         }

@@ -95,10 +95,40 @@ pub async fn failure_response(
     connection_id: Option<&str>,
     origin: &crate::services::test_sign_in::FlowOrigin,
 ) -> Result<HttpResponse, PageError> {
+    failure_response_with(
+        services,
+        connection_path_id,
+        error,
+        purpose,
+        connection_id,
+        origin,
+        &[],
+    )
+    .await
+}
+
+/// [`failure_response`], with what the provider sent (verified claims) for
+/// an admin's test to keep.
+pub async fn failure_response_with(
+    services: &crate::services::Services,
+    connection_path_id: &str,
+    error: SignInError,
+    purpose: Option<&str>,
+    connection_id: Option<&str>,
+    origin: &crate::services::test_sign_in::FlowOrigin,
+    received: &[(String, String)],
+) -> Result<HttpResponse, PageError> {
     if origin.is_test()
         && let Ok(connection) = services.get_connection(connection_path_id).await
     {
-        return super::test_step::finish(services, &connection, origin, Err(&error)).await;
+        return super::test_step::finish_received(
+            services,
+            &connection,
+            origin,
+            Err(&error),
+            received,
+        )
+        .await;
     }
     if let Some(res) = super::oauth::host_failure(services, connection_id, origin, &error).await {
         return Ok(res);

@@ -20,10 +20,12 @@ use crate::domain::connections::{Connection, Protocol};
 use crate::domain::sign_in::SignInError;
 use crate::domain::wizard::Step;
 use crate::error_codes;
+use crate::oidc::config::ClaimMapping;
 use crate::services::Services;
 use crate::services::connections::{ConnectionPatch, is_configured, saml_config};
+use crate::services::oidc_settings::oidc_config;
 use crate::services::saml_signin::SignInStart;
-use crate::services::test_sign_in::{FlowOrigin, TestIdentity};
+use crate::services::test_sign_in::{FlowOrigin, TestIdentity, received_of};
 use crate::store::connection_tests::ConnectionTest;
 
 /// A failure as the admin sees it: the catalogue's words and the details.
@@ -66,6 +68,64 @@ pub struct TestRow {
     pub version: i64,
 }
 
+/// What a sign-in would come to with some settings: the address, or the
+/// refusal.
+pub struct PreviewView {
+    pub email: Option<String>,
+    pub code: String,
+    pub title: String,
+}
+
+impl PreviewView {
+    fn new(outcome: Result<String, SignInError>) -> Self {
+        match outcome {
+            Ok(email) => Self {
+                email: Some(email),
+                code: String::new(),
+                title: String::new(),
+            },
+            Err(e) => Self {
+                email: None,
+                title: error_codes::lookup(e.code)
+                    .map_or("Refused", |c| c.title)
+                    .to_string(),
+                code: e.code.to_string(),
+            },
+        }
+    }
+
+    /// In a sentence, after "would".
+    fn sentence(&self) -> String {
+        match &self.email {
+            Some(email) => format!("sign in as {email}"),
+            None => format!("be refused: {} ({})", self.title, self.code),
+        }
+    }
+}
+
+/// One attribute or claim a test received.
+pub struct ReceivedRow {
+    pub name: String,
+    pub value: String,
+    /// Address-shaped: it may supply the email.
+    pub pickable: bool,
+    /// The one the settings read the email from now.
+    pub picked: bool,
+    /// OIDC: what the test's sign-in would give with this claim picked.
+    pub preview: Option<PreviewView>,
+}
+
+/// Everything the newest test that got that far received, to pick the
+/// email's attribute or claim from.
+pub struct ReceivedView {
+    pub when: String,
+    /// Whether it is the latest test (else an older one's).
+    pub from_latest: bool,
+    pub rows: Vec<ReceivedRow>,
+    /// OIDC: what the current settings make of it.
+    pub current: Option<PreviewView>,
+}
+
 /// The newest test, in full.
 pub struct LatestView {
     pub passed: bool,
@@ -80,10 +140,17 @@ pub struct LatestView {
 struct TestStep {
     csrf_token: String,
     notice: Option<Notice>,
-    /// SAML connections can take their email from any attribute the last
-    /// test received.
+    /// Connections can take their email from any attribute (SAML) or
+    /// claim (OIDC) the last test received.
     pick_email: bool,
-    email_attribute: Option<String>,
+    /// "attribute" or "claim".
+    pick_kind: &'static str,
+    pick_action: &'static str,
+    pick_field: &'static str,
+    oidc: bool,
+    /// The attribute or claim the settings pick; `None`: the usual ones.
+    email_source: Option<String>,
+    received: Option<ReceivedView>,
     connection_name: Option<&'static str>,
     configured: bool,
     start_href: String,
@@ -139,14 +206,29 @@ async fn page_with(
     let version = connection
         .as_ref()
         .map_or(0, |c| c.lifecycle.config_version);
-    let saml = connection
+    let oidc = connection
         .as_ref()
-        .filter(|c| c.protocol() == Protocol::Saml);
+        .is_some_and(|c| c.protocol() == Protocol::Oidc);
+    let email_source = connection.as_ref().and_then(email_source);
+    let received = match &connection {
+        Some(c) => received_view(services, c, &tests, email_source.as_deref()).await?,
+        None => None,
+    };
+    let (pick_kind, pick_action, pick_field) = if oidc {
+        ("claim", "/security/test/email-claim", "claim")
+    } else {
+        ("attribute", "/security/test/email-attribute", "attribute")
+    };
     let content = TestStep {
         csrf_token: ctx.csrf_token.clone(),
         notice,
-        pick_email: saml.is_some(),
-        email_attribute: saml.and_then(|c| saml_config(c).attribute_mapping.email),
+        pick_email: connection.is_some(),
+        pick_kind,
+        pick_action,
+        pick_field,
+        oidc,
+        email_source,
+        received,
         connection_name: connection.as_ref().map(|c| c.provider.display_name()),
         configured: connection.as_ref().is_some_and(is_configured),
         start_href: connection.as_ref().map_or(String::new(), |c| {
@@ -194,6 +276,67 @@ async fn page_with(
     .await
 }
 
+/// The attribute or claim a connection's settings read the email from.
+fn email_source(c: &Connection) -> Option<String> {
+    match c.protocol() {
+        Protocol::Saml => saml_config(c).attribute_mapping.email,
+        Protocol::Oidc => oidc_config(c).claim_mapping.email,
+    }
+}
+
+/// What the newest test that got that far received, with (OIDC) what each
+/// address-shaped claim would give, and what the current settings give.
+async fn received_view(
+    services: &Services,
+    connection: &Connection,
+    tests: &[ConnectionTest],
+    email_source: Option<&str>,
+) -> Result<Option<ReceivedView>, PageError> {
+    let Some((at, test, received)) = tests
+        .iter()
+        .enumerate()
+        .find_map(|(at, t)| received_of(t).map(|r| (at, t, r)))
+    else {
+        return Ok(None);
+    };
+    let oidc = connection.protocol() == Protocol::Oidc;
+    let mut rows = Vec::with_capacity(received.len());
+    for (name, value) in &received {
+        let pickable = value.contains('@');
+        let preview = if oidc && pickable {
+            Some(PreviewView::new(
+                services
+                    .preview_oidc_email(connection, &received, Some(name))
+                    .await?,
+            ))
+        } else {
+            None
+        };
+        rows.push(ReceivedRow {
+            picked: email_source == Some(name.as_str()),
+            name: name.clone(),
+            value: value.clone(),
+            pickable,
+            preview,
+        });
+    }
+    let current = if oidc {
+        Some(PreviewView::new(
+            services
+                .preview_oidc_email(connection, &received, email_source)
+                .await?,
+        ))
+    } else {
+        None
+    };
+    Ok(Some(ReceivedView {
+        when: when_exact(test.created_at),
+        from_latest: at == 0,
+        rows,
+        current,
+    }))
+}
+
 #[derive(serde::Deserialize)]
 pub struct EmailAttributeFields {
     attribute: Option<String>,
@@ -227,6 +370,68 @@ pub async fn use_email_attribute(
         Ok(_) => Notice::success(
             "Saved. Gatehouse now reads the email from that attribute: run the test again so it counts for these settings.".into(),
         ),
+        Err(e) => Notice::error(user_message(e)?),
+    };
+    if renders_in_place(&req, &ctx) {
+        return page_with(&req, &services, &ctx, Some(notice)).await;
+    }
+    Ok(see_other("/security/test"))
+}
+
+#[derive(serde::Deserialize)]
+pub struct EmailClaimFields {
+    claim: Option<String>,
+}
+
+/// `POST /security/test/email-claim`: take the email from this claim of
+/// what the last test received (`upn` or `preferred_username` where Entra's
+/// `email` is missing or a guest's address); empty: back to the provider's
+/// rules. A settings change: test again afterwards. Such a claim is trusted
+/// only as `oidc::identity::map` says (at verified domains, never a guest).
+pub async fn use_email_claim(
+    req: HttpRequest,
+    services: web::Data<Services>,
+    form: AdminForm<EmailClaimFields>,
+) -> Result<HttpResponse, PageError> {
+    let ctx = form.ctx.require_self_serve()?;
+    let Some(connection) = current_connection(&services, &ctx.org.id)
+        .await?
+        .filter(|c| c.protocol() == Protocol::Oidc)
+    else {
+        return Err(PageError::not_found().with_frame_origin(ctx.frame_origin()));
+    };
+    let patch = ConnectionPatch {
+        claim_mapping: Some(ClaimMapping {
+            email: form.data.claim.filter(|c| !c.trim().is_empty()),
+        }),
+        ..ConnectionPatch::default()
+    };
+    let notice = match services
+        .update_connection(&change_context(&ctx), &connection.id, patch)
+        .await
+    {
+        Ok(updated) => {
+            let source = oidc_config(&updated).claim_mapping.email;
+            let tests = services.list_tests(&updated.id).await?;
+            let preview = match tests.iter().find_map(received_of) {
+                Some(received) => Some(PreviewView::new(
+                    services
+                        .preview_oidc_email(&updated, &received, source.as_deref())
+                        .await?,
+                )),
+                None => None,
+            };
+            let from = match &source {
+                Some(c) => format!("the claim `{c}`"),
+                None => "the provider's usual claims".into(),
+            };
+            let would = preview.map_or(String::new(), |p| {
+                format!(": the person of the last test would {}", p.sentence())
+            });
+            Notice::success(format!(
+                "Saved. Gatehouse now reads the email from {from}{would}. Run the test again so it counts for these settings."
+            ))
+        }
         Err(e) => Notice::error(user_message(e)?),
     };
     if renders_in_place(&req, &ctx) {
@@ -339,9 +544,26 @@ pub async fn finish(
     origin: &FlowOrigin,
     outcome: Result<&TestIdentity, &SignInError>,
 ) -> Result<HttpResponse, PageError> {
+    finish_received(services, connection, origin, outcome, &[]).await
+}
+
+/// [`finish`], keeping what a failed test received (verified claims).
+pub async fn finish_received(
+    services: &Services,
+    connection: &Connection,
+    origin: &FlowOrigin,
+    outcome: Result<&TestIdentity, &SignInError>,
+    received: &[(String, String)],
+) -> Result<HttpResponse, PageError> {
     let request_id = current_request_id();
     let test = services
-        .record_test(connection, origin, outcome, Some(request_id.clone()))
+        .record_test(
+            connection,
+            origin,
+            outcome,
+            received,
+            Some(request_id.clone()),
+        )
         .await?;
     let org = services
         .get_organization(&connection.organization_id)

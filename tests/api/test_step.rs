@@ -442,3 +442,314 @@ async fn the_email_attribute_can_be_picked_from_what_the_last_test_received() {
         "{body}"
     );
 }
+
+/// Acme with acme.test verified, a custom OIDC connection to the test
+/// provider (registered there as its client), and its admin in the tab.
+async fn oidc_tab(app: &TestApp, provider: &TestOidc) -> Tab {
+    let org = app.verified_org("Acme", "acme.test").await;
+    let res = app
+        .api_post(
+            &format!("/organizations/{org}/connections"),
+            &json!({ "provider": "custom_oidc", "oidc": { "discovery_url": provider.issuer,
+                "client_id": "gh", "client_secret": "a-secret-for-the-test-client" } }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let conn: Value = res.json().await.expect("json");
+    provider
+        .add_client(
+            "gh",
+            "a-secret-for-the-test-client",
+            conn["oidc_redirect_uri"].as_str().expect("uri"),
+        )
+        .await;
+    let (browser, csrf) = admin_of(app, &org).await;
+    Tab {
+        org,
+        conn,
+        browser,
+        csrf,
+    }
+}
+
+/// A test sign-in from the tab's link through the provider: the popup's
+/// status, error code and page.
+async fn oidc_test(app: &TestApp, tab: &Tab, provider: &TestOidc) -> (u16, Option<String>, String) {
+    let res = popup()
+        .get(tab.start_link(app).await)
+        .send()
+        .await
+        .expect("start");
+    assert_eq!(res.status(), 303);
+    let to_provider = res.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_string();
+    let callback = provider.authorize(&to_provider).await;
+    let res = popup().get(&callback).send().await.expect("callback");
+    let status = res.status().as_u16();
+    let code = error_code(&res);
+    (status, code, res.text().await.expect("body"))
+}
+
+/// A host's sign-in through the organization's active connection, as far
+/// as the ID token Gatehouse issues (its claims, unverified: the mapping is
+/// what is tested here; tests/api/host_sign_in.rs checks the token).
+async fn host_sign_in(app: &TestApp, org: &str, provider: &TestOidc) -> Value {
+    const CALLBACK: &str = "http://localhost:9999/callback";
+    let res = app
+        .api_post(
+            "/oauth_clients",
+            &json!({ "name": "Acme app", "redirect_uris": [CALLBACK] }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let client: Value = res.json().await.expect("json");
+    let (client_id, secret) = (
+        client["client_id"].as_str().expect("id"),
+        client["client_secret"].as_str().expect("secret"),
+    );
+    let verifier = "a-pkce-verifier-long-enough-for-the-rfc-7636-minimum-length";
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(<sha2::Sha256 as sha2::Digest>::digest(verifier.as_bytes()));
+    let mut authorize = url::Url::parse(&app.url("/oauth/authorize")).expect("url");
+    authorize
+        .query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", CALLBACK)
+        .append_pair("scope", "openid email profile")
+        .append_pair("state", "host-state")
+        .append_pair("nonce", "host-nonce")
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("organization", org);
+    let res = popup()
+        .get(authorize.as_str())
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(res.status(), 303);
+    let to_provider = res.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_string();
+    assert!(to_provider.starts_with(&provider.issuer), "{to_provider}");
+    let callback = provider.authorize(&to_provider).await;
+    let res = popup().get(&callback).send().await.expect("callback");
+    assert_eq!(res.status(), 303);
+    let back = url::Url::parse(res.headers()["location"].to_str().expect("location")).expect("url");
+    let q: std::collections::HashMap<_, _> = back.query_pairs().into_owned().collect();
+    assert!(back.as_str().starts_with(CALLBACK), "{back}");
+    let code = q.get("code").unwrap_or_else(|| panic!("no code: {back}"));
+    let res = popup()
+        .post(app.url("/oauth/token"))
+        .basic_auth(client_id, Some(secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", CALLBACK),
+            ("code_verifier", verifier),
+        ])
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(res.status(), 200);
+    let tokens: Value = res.json().await.expect("json");
+    let payload = tokens["id_token"]
+        .as_str()
+        .expect("id_token")
+        .split('.')
+        .nth(1)
+        .expect("payload")
+        .to_string();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .expect("b64"),
+    )
+    .expect("claims")
+}
+
+#[tokio::test]
+async fn the_email_claim_can_be_picked_for_oidc_from_what_the_last_test_received() {
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
+        .await
+        .expect("app");
+    // No `email` claim at all: the address is the sign-in name.
+    let provider = TestOidc::start(json!([{ "sub": "u1",
+        "preferred_username": "Alice.Liddell@acme.test", "given_name": "Alice" }]));
+    let tab = oidc_tab(&app, &provider).await;
+
+    // The first test fails for want of an email, and keeps what came.
+    let (status, code, _) = oidc_test(&app, &tab, &provider).await;
+    assert_eq!(status, 400);
+    assert_eq!(code.as_deref(), Some("oidc_email_missing"));
+    let html = tab.page(&app, "test").await;
+    assert!(html.contains("Every claim received"), "{html}");
+    assert!(
+        html.contains("action=\"/security/test/email-claim\"")
+            && html.contains("name=\"claim\" value=\"preferred_username\""),
+        "{html}"
+    );
+    assert_eq!(html.matches("Use for email").count(), 1, "{html}");
+    // The preview: what picking it would give, and what the settings give now.
+    assert!(
+        html.contains(
+            "data-preview=\"preferred_username\">would sign in as alice.liddell@acme.test"
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains("is refused:") && html.contains("<code>oidc_email_missing</code>"),
+        "{html}"
+    );
+
+    // Picking it is a settings change.
+    let version = tab.connection(&app).await["config_version"].clone();
+    let res = post(
+        &app,
+        &tab.browser,
+        "/security/test/email-claim",
+        &[("csrf_token", &tab.csrf), ("claim", "preferred_username")],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let c = tab.connection(&app).await;
+    assert_eq!(c["state"], "draft");
+    assert_eq!(c["claim_mapping"]["email"], "preferred_username");
+    assert_ne!(c["config_version"], version);
+    let html = tab.page(&app, "test").await;
+    assert!(
+        html.contains("the claim <code>preferred_username</code>")
+            && html.contains("signs in as <strong>alice.liddell@acme.test</strong>"),
+        "{html}"
+    );
+    let events = app
+        .events(&format!(
+            "organization_id={}&action=connection.updated",
+            tab.org
+        ))
+        .await;
+    assert_eq!(
+        events[0]["data"]["changes"]["claim_mapping"]["email"],
+        "preferred_username"
+    );
+    assert_eq!(events[0]["actor"]["type"], "admin");
+
+    // The next test reads the email from there, and counts.
+    let (status, _, body) = oidc_test(&app, &tab, &provider).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("Test passed: signed in as alice.liddell@acme.test"),
+        "{body}"
+    );
+    assert_eq!(tab.connection(&app).await["state"], "tested");
+
+    // Live, the host's sign-ins do the same.
+    let res = post(
+        &app,
+        &tab.browser,
+        "/security/activate",
+        &[("csrf_token", &tab.csrf)],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let claims = host_sign_in(&app, &tab.org, &provider).await;
+    assert_eq!(claims["email"], "alice.liddell@acme.test");
+    assert_eq!(claims["org_id"], tab.org.as_str());
+}
+
+#[tokio::test]
+async fn a_picked_email_claim_is_trusted_only_at_a_verified_domain() {
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
+        .await
+        .expect("app");
+    let provider = TestOidc::start(json!([{ "sub": "u1", "email": "alice@acme.test",
+        "email_verified": true, "given_name": "Alice" }]));
+    // Another claim, at a domain the organization has not verified.
+    provider
+        .control_override(&json!({ "upn": "alice@partner.test" }))
+        .await;
+    let tab = oidc_tab(&app, &provider).await;
+    let (status, _, body) = oidc_test(&app, &tab, &provider).await;
+    assert_eq!(status, 200, "{body}");
+    let html = tab.page(&app, "test").await;
+    assert!(
+        html.contains("data-preview=\"upn\">would be refused:")
+            && html.contains("<code>oidc_email_claim_domain_mismatch</code>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("signs in as <strong>alice@acme.test</strong>"),
+        "the current settings: {html}"
+    );
+
+    // Picked through the API, as the host may.
+    let res = app
+        .api_patch(
+            &format!("/connections/{}", tab.id()),
+            &json!({ "claim_mapping": { "email": "upn" } }),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let c: Value = res.json().await.expect("json");
+    assert_eq!(c["claim_mapping"]["email"], "upn");
+    assert_eq!(c["state"], "draft");
+    let (status, code, body) = oidc_test(&app, &tab, &provider).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        code.as_deref(),
+        Some("oidc_email_claim_domain_mismatch"),
+        "{body}"
+    );
+    assert!(body.contains("alice@partner.test"), "{body}");
+    assert_eq!(tab.connection(&app).await["state"], "draft");
+
+    // Bad names, and SAML connections, are refused; null restores the
+    // provider's rules.
+    crate::helpers::assert_problem(
+        app.api_patch(
+            &format!("/connections/{}", tab.id()),
+            &json!({ "claim_mapping": { "email": "two words" } }),
+        )
+        .await,
+        422,
+        "oidc_email_claim_invalid",
+    )
+    .await;
+    let other = app.create_org("Other", true).await;
+    let res = app
+        .api_post(
+            &format!(
+                "/organizations/{}/connections",
+                other["id"].as_str().expect("id")
+            ),
+            &json!({ "provider": "okta", "saml": { "sso_url": "https://idp.acme.test/sso",
+                "entity_id": IDP_ENTITY, "certificate_pem": TestIdp::shared().cert_pem } }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let saml: Value = res.json().await.expect("json");
+    crate::helpers::assert_problem(
+        app.api_patch(
+            &format!("/connections/{}", saml["id"].as_str().expect("id")),
+            &json!({ "claim_mapping": { "email": "upn" } }),
+        )
+        .await,
+        422,
+        "connection_protocol_mismatch",
+    )
+    .await;
+    let res = app
+        .api_patch(
+            &format!("/connections/{}", tab.id()),
+            &json!({ "claim_mapping": { "email": null } }),
+        )
+        .await;
+    let c: Value = res.json().await.expect("json");
+    assert_eq!(c["claim_mapping"]["email"], Value::Null);
+    let (status, _, body) = oidc_test(&app, &tab, &provider).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("signed in as alice@acme.test"), "{body}");
+}
