@@ -2,10 +2,11 @@
 //! (Standard Webhooks), and how each delivery went.
 
 use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::auth::ApiCaller;
-use super::body::{JsonBody, page_request};
+use super::body::{JsonBody, OptionalJsonBody, page_request};
 use super::error::ApiError;
 use super::views::{List, time};
 use crate::domain::webhooks::{Delivery, Endpoint};
@@ -18,12 +19,16 @@ pub struct EndpointView {
     pub url: String,
     pub event_types: Vec<String>,
     pub enabled: bool,
+    /// After a secret rotation: until when deliveries are signed with the
+    /// previous secret too; null otherwise.
+    pub previous_secret_expires_at: Option<String>,
     pub created_at: String,
 }
 
-impl From<Endpoint> for EndpointView {
-    fn from(e: Endpoint) -> Self {
+impl EndpointView {
+    fn new(e: Endpoint, now: DateTime<Utc>) -> Self {
         Self {
+            previous_secret_expires_at: e.overlap_until(now).map(time),
             id: e.id,
             url: e.url,
             event_types: e.event_types,
@@ -41,6 +46,14 @@ pub struct CreatedEndpointView {
     pub event_types: Vec<String>,
     pub secret: String,
     pub created_at: String,
+}
+
+/// The answer to a rotation: the only time the new secret is shown.
+#[derive(Serialize)]
+pub struct RotatedSecretView {
+    #[serde(flatten)]
+    pub endpoint: EndpointView,
+    pub secret: String,
 }
 
 #[derive(Serialize)]
@@ -124,7 +137,8 @@ pub async fn list(
         Kind::WebhookEndpoint,
     )?;
     let endpoints = services.list_webhook_endpoints(&page).await?;
-    Ok(HttpResponse::Ok().json(List::from_page(endpoints, EndpointView::from)))
+    let now = services.clock.now();
+    Ok(HttpResponse::Ok().json(List::from_page(endpoints, |e| EndpointView::new(e, now))))
 }
 
 pub async fn get(
@@ -133,7 +147,7 @@ pub async fn get(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let endpoint = services.get_webhook_endpoint(&id).await?;
-    Ok(HttpResponse::Ok().json(EndpointView::from(endpoint)))
+    Ok(HttpResponse::Ok().json(EndpointView::new(endpoint, services.clock.now())))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -157,7 +171,30 @@ pub async fn update(
         }
         None => services.get_webhook_endpoint(&id).await?,
     };
-    Ok(HttpResponse::Ok().json(EndpointView::from(endpoint)))
+    Ok(HttpResponse::Ok().json(EndpointView::new(endpoint, services.clock.now())))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateBody {}
+
+/// `POST /webhook_endpoints/{id}/rotate_secret`: a new signing secret,
+/// shown once; the old one keeps signing beside it for 24 hours.
+pub async fn rotate_secret(
+    services: web::Data<Services>,
+    caller: ApiCaller,
+    id: web::Path<String>,
+    _body: OptionalJsonBody<RotateBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (endpoint, secret) = services
+        .rotate_webhook_secret(&caller.change_context(), &id)
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(RotatedSecretView {
+            endpoint: EndpointView::new(endpoint, services.clock.now()),
+            secret: secret.expose().to_string(),
+        }))
 }
 
 pub async fn delete(

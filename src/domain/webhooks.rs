@@ -23,6 +23,9 @@ use crate::ids::Kind;
 pub const SECRET_PREFIX: &str = "whsec_";
 /// Bytes of a new signing key (the specification asks for 24 to 64).
 pub const SECRET_BYTES: usize = 32;
+/// How long the secret before a rotation keeps signing deliveries beside
+/// the new one, so that receivers can switch without missing a delivery.
+pub const SECRET_OVERLAP: Duration = Duration::hours(24);
 /// Most event types one endpoint may list.
 pub const MAX_EVENT_TYPES: usize = 100;
 /// Longest URL an endpoint may have.
@@ -53,6 +56,16 @@ pub struct Endpoint {
     pub event_types: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub disabled_at: Option<DateTime<Utc>>,
+    /// After a rotation: until when the previous secret signs deliveries
+    /// too (it is forgotten afterwards).
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
+}
+
+impl Endpoint {
+    /// Until when the previous secret still signs, if it does at `now`.
+    pub fn overlap_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.previous_secret_expires_at.filter(|t| *t > now)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +134,17 @@ pub fn sign(key: &[u8], msg_id: &str, timestamp: i64, body: &str) -> String {
     mac.update(b".");
     mac.update(body.as_bytes());
     format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
+}
+
+/// The `webhook-signature` value under several keys (the current one
+/// first, then the previous one during a rotation's overlap): their `v1`
+/// signatures separated by spaces, as the specification allows, so that a
+/// receiver holding either secret verifies it.
+pub fn sign_all(keys: &[&[u8]], msg_id: &str, timestamp: i64, body: &str) -> String {
+    keys.iter()
+        .map(|key| sign(key, msg_id, timestamp, body))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// When to try again after `attempts` failed attempts; `None` when the
@@ -278,6 +302,36 @@ mod tests {
         assert_ne!(s, sign(b"key", "msg_2", 1, "{}"));
         assert_ne!(s, sign(b"key", "msg_1", 2, "{}"));
         assert_ne!(s, sign(b"key", "msg_1", 1, "{ }"));
+    }
+
+    #[test]
+    fn during_a_rotation_each_key_signs_once_separated_by_spaces() {
+        let both = sign_all(&[b"new", b"old"], "msg_1", 1, "{}");
+        assert_eq!(
+            both,
+            format!(
+                "{} {}",
+                sign(b"new", "msg_1", 1, "{}"),
+                sign(b"old", "msg_1", 1, "{}")
+            )
+        );
+        assert_eq!(
+            sign_all(&[b"new"], "msg_1", 1, "{}"),
+            sign(b"new", "msg_1", 1, "{}")
+        );
+        let t0 = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .expect("t")
+            .with_timezone(&Utc);
+        let endpoint = Endpoint {
+            id: "whk_1".into(),
+            url: "https://hooks.example.com/".into(),
+            event_types: Vec::new(),
+            created_at: t0,
+            disabled_at: None,
+            previous_secret_expires_at: Some(t0 + SECRET_OVERLAP),
+        };
+        assert_eq!(endpoint.overlap_until(t0), Some(t0 + SECRET_OVERLAP));
+        assert_eq!(endpoint.overlap_until(t0 + SECRET_OVERLAP), None);
     }
 
     #[test]

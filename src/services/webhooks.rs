@@ -85,6 +85,7 @@ impl Services {
             event_types,
             created_at: self.clock.now(),
             disabled_at: None,
+            previous_secret_expires_at: None,
         };
         let key = crypto::random_bytes::<{ rules::SECRET_BYTES }>();
         let sealed = seal::seal(&self.secret_key, &secret_context(&endpoint.id), &key)
@@ -182,6 +183,44 @@ impl Services {
         self.get_webhook_endpoint(id).await
     }
 
+    /// Gives an endpoint a new signing secret, answered only now. For
+    /// `SECRET_OVERLAP` (24 hours) deliveries carry two signatures, under
+    /// the new secret and the one it replaces, so the receiver can switch
+    /// whenever it likes; then the old secret is forgotten. Rotating again
+    /// within the overlap drops the oldest secret at once.
+    pub async fn rotate_webhook_secret(
+        &self,
+        ctx: &ChangeContext,
+        id: &str,
+    ) -> ServiceResult<(Endpoint, Secret)> {
+        let endpoint = self.get_webhook_endpoint(id).await?;
+        let now = self.clock.now();
+        let previous_expires_at = now + rules::SECRET_OVERLAP;
+        let key = crypto::random_bytes::<{ rules::SECRET_BYTES }>();
+        let sealed = seal::seal(&self.secret_key, &secret_context(&endpoint.id), &key)
+            .map_err(|e| ServiceError::Unexpected(e.into()))?;
+        let event = NewEvent {
+            organization_id: None,
+            action: "webhook_endpoint.secret_rotated",
+            target_type: "webhook_endpoint",
+            target_id: endpoint.id.clone(),
+            data: json!({
+                "url": url_for_audit(&endpoint.url),
+                "previous_secret_expires_at":
+                    previous_expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            }),
+        };
+        if !self
+            .store
+            .rotate_webhook_secret(&endpoint.id, &sealed, previous_expires_at, now, ctx, event)
+            .await?
+        {
+            return Err(ServiceError::not_found(Kind::WebhookEndpoint, id));
+        }
+        let endpoint = self.get_webhook_endpoint(id).await?;
+        Ok((endpoint, Secret::new(rules::secret_string(&key))))
+    }
+
     /// An endpoint's deliveries, newest first.
     pub async fn list_webhook_deliveries(
         &self,
@@ -202,6 +241,9 @@ impl Services {
         let (delivered, failed) = self.deliver_due_webhooks().await?;
         self.store
             .purge_finished_webhook_deliveries(self.clock.now() - RETENTION)
+            .await?;
+        self.store
+            .forget_expired_webhook_secrets(self.clock.now())
             .await?;
         Ok(WebhookPass {
             enqueued,
@@ -299,7 +341,7 @@ impl Services {
         lease_until: chrono::DateTime<chrono::Utc>,
     ) -> bool {
         let at = self.clock.now();
-        let (status, error) = match self.send_delivery(&d, at.timestamp()).await {
+        let (status, error) = match self.send_delivery(&d, at).await {
             Ok(status) if (200..300).contains(&status) => (Some(status), None),
             Ok(status) => (
                 Some(status),
@@ -340,19 +382,37 @@ impl Services {
         delivered
     }
 
-    /// POSTs the payload with the Standard Webhooks headers; answers the
-    /// HTTP status, or why there was none.
-    async fn send_delivery(&self, d: &DueDelivery, timestamp: i64) -> Result<u16, String> {
-        let key = seal::open(
-            &self.secret_key,
-            &secret_context(&d.endpoint_id),
-            &d.secret_sealed,
-        )
-        .map_err(|_| {
+    /// POSTs the payload with the Standard Webhooks headers, signed with
+    /// the endpoint's secret and, during a rotation's overlap (still at
+    /// `at`), the previous one; answers the HTTP status, or why there was
+    /// none.
+    async fn send_delivery(
+        &self,
+        d: &DueDelivery,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u16, String> {
+        let timestamp = at.timestamp();
+        let open =
+            |sealed: &str| seal::open(&self.secret_key, &secret_context(&d.endpoint_id), sealed);
+        let key = open(&d.secret_sealed).map_err(|_| {
             "The endpoint's signing secret cannot be opened with this instance's secret key."
                 .to_string()
         })?;
-        let signature = rules::sign(&key, &d.id, timestamp, &d.payload);
+        let previous = match (&d.previous_secret_sealed, d.previous_secret_expires_at) {
+            (Some(sealed), Some(until)) if at < until => match open(sealed) {
+                Ok(old) => Some(old),
+                Err(_) => {
+                    tracing::warn!(endpoint_id = %d.endpoint_id, "the previous webhook secret cannot be opened; signing with the new one only");
+                    None
+                }
+            },
+            _ => None,
+        };
+        let mut keys: Vec<&[u8]> = vec![key.as_slice()];
+        if let Some(old) = &previous {
+            keys.push(old.as_slice());
+        }
+        let signature = rules::sign_all(&keys, &d.id, timestamp, &d.payload);
         let answer = self
             .fetcher
             .send(reqwest::Method::POST, &d.url, |request| {

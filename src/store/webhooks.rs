@@ -22,9 +22,11 @@ struct EndpointRow {
     event_types: String,
     created_at: DateTime<Utc>,
     disabled_at: Option<DateTime<Utc>>,
+    previous_secret_expires_at: Option<DateTime<Utc>>,
 }
 
-const ENDPOINT_COLUMNS: &str = "id, url, event_types, created_at, disabled_at";
+const ENDPOINT_COLUMNS: &str =
+    "id, url, event_types, created_at, disabled_at, previous_secret_expires_at";
 
 fn event_types(id: &str, raw: &str) -> StoreResult<Vec<String>> {
     serde_json::from_str(raw)
@@ -40,6 +42,7 @@ impl TryFrom<EndpointRow> for Endpoint {
             url: r.url,
             created_at: r.created_at,
             disabled_at: r.disabled_at,
+            previous_secret_expires_at: r.previous_secret_expires_at,
         })
     }
 }
@@ -160,6 +163,9 @@ pub struct DueDelivery {
     pub endpoint_id: String,
     pub url: String,
     pub secret_sealed: String,
+    /// After a rotation, the previous secret and until when it signs too.
+    pub previous_secret_sealed: Option<String>,
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
     pub payload: String,
     pub attempts: i32,
 }
@@ -294,6 +300,56 @@ impl Store {
         .await)?)
     }
 
+    /// Replaces an endpoint's signing secret with the audit event: the
+    /// current one becomes the previous one, which signs too until
+    /// `previous_expires_at` (a previous one from an earlier rotation is
+    /// dropped). False if no endpoint has the id.
+    pub async fn rotate_webhook_secret(
+        &self,
+        id: &str,
+        secret_sealed: &str,
+        previous_expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        ctx: &ChangeContext,
+        event: NewEvent,
+    ) -> StoreResult<bool> {
+        Ok(write!(self, |p| async {
+            let mut tx = p.begin().await?;
+            // The right-hand sides read the row as it was: the old secret.
+            let done = sqlx::query(
+                "UPDATE webhook_endpoints SET previous_secret_sealed = secret_sealed, \
+                 previous_secret_expires_at = $3, secret_sealed = $2 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(secret_sealed)
+            .bind(previous_expires_at)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                tx.rollback().await?;
+                return Ok::<bool, sqlx::Error>(false);
+            }
+            insert_event!(&mut *tx, EventRow::new(ctx, event, now))?;
+            tx.commit().await?;
+            Ok(true)
+        }
+        .await)?)
+    }
+
+    /// Forgets the previous secrets whose overlap has ended; answers how
+    /// many.
+    pub async fn forget_expired_webhook_secrets(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        Ok(write!(self, |p| sqlx::query(
+            "UPDATE webhook_endpoints SET previous_secret_sealed = NULL, \
+             previous_secret_expires_at = NULL \
+             WHERE previous_secret_expires_at IS NOT NULL AND previous_secret_expires_at <= $1"
+        )
+        .bind(now)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?)
+    }
+
     /// The enabled endpoints and where each stands in the audit log.
     pub async fn webhook_endpoint_cursors(&self) -> StoreResult<Vec<EndpointCursor>> {
         let rows: Vec<CursorRow> = read!(self, |p| sqlx::query_as(
@@ -412,7 +468,8 @@ impl Store {
         limit: u32,
     ) -> StoreResult<Vec<DueDelivery>> {
         let due: Vec<DueDelivery> = read!(self, |p| sqlx::query_as(
-            "SELECT d.id, d.endpoint_id, w.url, w.secret_sealed, d.payload, d.attempts \
+            "SELECT d.id, d.endpoint_id, w.url, w.secret_sealed, w.previous_secret_sealed, \
+             w.previous_secret_expires_at, d.payload, d.attempts \
              FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id \
              WHERE d.next_attempt_at IS NOT NULL AND d.next_attempt_at <= $1 \
              AND (d.lease_until IS NULL OR d.lease_until < $1) AND w.disabled_at IS NULL \

@@ -5,6 +5,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use base64::Engine;
 use gatehouse::clock::Clock;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Value, json};
@@ -857,3 +858,220 @@ on_both!(a_paused_endpoint_catches_up_when_resumed, |app| {
         1
     );
 });
+
+/// Rotates an endpoint's secret through the API; answers the body.
+async fn rotate(app: &TestApp, endpoint_id: &str) -> Value {
+    let res = app
+        .api_post(
+            &format!("/webhook_endpoints/{endpoint_id}/rotate_secret"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "secret rotated");
+    res.json().await.expect("json")
+}
+
+/// Whether the request carries a signature under this secret (whatever its
+/// timestamp).
+fn signed_with(secret: &str, r: &Received) -> bool {
+    let wh = Webhook::new(secret).expect("secret");
+    let ts: i64 = r.header("webhook-timestamp").parse().expect("unix seconds");
+    let expected = wh
+        .sign(&r.header("webhook-id"), ts, r.body.as_bytes())
+        .expect("sign");
+    r.header("webhook-signature")
+        .split(' ')
+        .any(|s| s == expected)
+}
+
+on_both!(a_rotated_secret_signs_beside_the_old_one_for_a_day, |app| {
+    let receiver = Receiver::start().await;
+    let (id, old) = register(
+        &app,
+        &receiver.url,
+        Some(&["organization.created", "webhook_endpoint.secret_rotated"]),
+    )
+    .await;
+
+    // The new secret, shown once, in the creation's form.
+    let rotated_at = app.clock.now();
+    let body = rotate(&app, &id).await;
+    let new = body["secret"].as_str().expect("secret").to_string();
+    assert!(new.starts_with("whsec_"), "{new}");
+    assert_ne!(new, old);
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(new.trim_start_matches("whsec_"))
+        .expect("base64");
+    assert_eq!(key.len(), 32);
+    assert_eq!(body["id"], id.as_str());
+    assert_eq!(body["url"], receiver.url.as_str());
+    let until = chrono::DateTime::parse_from_rfc3339(
+        body["previous_secret_expires_at"]
+            .as_str()
+            .expect("overlap end"),
+    )
+    .expect("time");
+    let overlap = until.with_timezone(&chrono::Utc) - rotated_at;
+    assert!(
+        (24 * 3600 - 1..=24 * 3600).contains(&overlap.num_seconds()),
+        "24 hours (the view shows whole seconds): {overlap}"
+    );
+    let one = app
+        .api_get(&format!("/webhook_endpoints/{id}"))
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        !one.contains("whsec_") && !one.contains("\"secret\""),
+        "{one}"
+    );
+    let one: Value = serde_json::from_str(&one).expect("json");
+    assert_eq!(
+        one["previous_secret_expires_at"],
+        body["previous_secret_expires_at"]
+    );
+
+    // Both secrets sealed at rest, neither in the clear anywhere.
+    let old_b64 = old.trim_start_matches("whsec_");
+    let new_b64 = new.trim_start_matches("whsec_");
+    let stored = app
+        .text_column("SELECT secret_sealed || ' ' || previous_secret_sealed FROM webhook_endpoints")
+        .await;
+    assert_eq!(stored.len(), 1);
+    let (current, previous) = stored[0].split_once(' ').expect("two sealed secrets");
+    assert!(current.starts_with("v1.") && previous.starts_with("v1."));
+    assert!(!stored[0].contains(old_b64) && !stored[0].contains(new_b64));
+
+    // Audited, without the secret.
+    let events = app.events("action=webhook_endpoint.secret_rotated").await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["target"]["id"], id.as_str());
+    assert_eq!(events[0]["actor"]["type"], "api_key");
+    assert_eq!(
+        events[0]["data"]["previous_secret_expires_at"],
+        body["previous_secret_expires_at"]
+    );
+    let logged = app
+        .text_column("SELECT data FROM audit_events")
+        .await
+        .join(" ");
+    assert!(!logged.contains("whsec_") && !logged.contains(new_b64) && !logged.contains(old_b64));
+
+    // During the overlap, every delivery verifies with either secret.
+    app.create_org("During", false).await;
+    let pass = app.services.run_webhook_pass().await.expect("pass");
+    assert_eq!((pass.delivered, pass.failed), (2, 0), "{pass:?}");
+    for r in receiver.received() {
+        assert_eq!(r.header("webhook-signature").split(' ').count(), 2, "{r:?}");
+        assert!(r.header("webhook-signature").starts_with("v1,"));
+        assert_signed(&new, &r);
+        assert_signed(&old, &r);
+    }
+    assert_eq!(receiver.of_type("webhook_endpoint.secret_rotated").len(), 1);
+
+    // Just before the end, still both.
+    app.clock
+        .advance(chrono::Duration::hours(24) - chrono::Duration::seconds(1));
+    app.create_org("Late", false).await;
+    app.services.run_webhook_pass().await.expect("pass");
+    let late = receiver.of_type("organization.created");
+    assert_eq!(late.len(), 2);
+    assert!(signed_with(&new, &late[1]) && signed_with(&old, &late[1]));
+
+    // After it, the new secret alone; the old one is forgotten.
+    app.clock.advance(chrono::Duration::seconds(1));
+    app.create_org("After", false).await;
+    let pass = app.services.run_webhook_pass().await.expect("pass");
+    assert_eq!(pass.delivered, 1);
+    let after = receiver.of_type("organization.created");
+    assert_eq!(after.len(), 3);
+    assert_eq!(
+        after[2].json()["data"]["data"]["name"],
+        "After",
+        "{}",
+        after[2].body
+    );
+    assert_eq!(after[2].header("webhook-signature").split(' ').count(), 1);
+    assert_signature_only(&new, &after[2]);
+    assert!(
+        !signed_with(&old, &after[2]),
+        "the old secret no longer signs"
+    );
+    let forgotten = app
+        .text_column(&format!(
+            "SELECT COALESCE(previous_secret_sealed, 'none') FROM webhook_endpoints WHERE id = '{id}'"
+        ))
+        .await;
+    assert_eq!(forgotten, ["none"]);
+    let one: Value = app
+        .api_get(&format!("/webhook_endpoints/{id}"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(one["previous_secret_expires_at"], Value::Null);
+});
+
+on_both!(
+    rotating_again_drops_the_oldest_secret_and_unknown_endpoints_are_not_found,
+    |app| {
+        let receiver = Receiver::start().await;
+        let (id, first) = register(&app, &receiver.url, Some(&["organization.created"])).await;
+        let second = rotate(&app, &id).await["secret"]
+            .as_str()
+            .expect("secret")
+            .to_string();
+        let third = rotate(&app, &id).await["secret"]
+            .as_str()
+            .expect("secret")
+            .to_string();
+        app.create_org("Acme", false).await;
+        app.services.run_webhook_pass().await.expect("pass");
+        let got = receiver.received();
+        assert_eq!(got.len(), 1);
+        assert_signed(&third, &got[0]);
+        assert_signed(&second, &got[0]);
+        assert!(!signed_with(&first, &got[0]), "only one previous secret");
+        assert_eq!(
+            app.events("action=webhook_endpoint.secret_rotated")
+                .await
+                .len(),
+            2
+        );
+
+        // Unknown endpoints: the API's problem answer.
+        assert_problem(
+            app.api_post("/webhook_endpoints/nope/rotate_secret", &json!({}))
+                .await,
+            404,
+            "webhook_endpoint_not_found",
+        )
+        .await;
+        let res = app
+            .api_send(
+                reqwest::Method::DELETE,
+                &format!("/webhook_endpoints/{id}"),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(res.status(), 204);
+        assert_problem(
+            app.api_post(
+                &format!("/webhook_endpoints/{id}/rotate_secret"),
+                &json!({}),
+            )
+            .await,
+            404,
+            "webhook_endpoint_not_found",
+        )
+        .await;
+        assert_problem(
+            app.api_get(&format!("/webhook_endpoints/{id}/rotate_secret"))
+                .await,
+            405,
+            "method_not_allowed",
+        )
+        .await;
+    }
+);
