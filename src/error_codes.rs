@@ -147,6 +147,43 @@ pub const ALL: &[ErrorCode] = &[
         "A value in the request breaks a rule; the message names the field and the rule.",
         "Fix the field named in the message.",
     ),
+    // Branding of the Security tab (host API)
+    code(
+        "branding_product_name_invalid",
+        "The product name is not valid",
+        "product_name must be 1 to 60 characters, without control characters such as line breaks.",
+        "Send the name your customers know your product by, or null to go back to the default wording.",
+    ),
+    code(
+        "branding_accent_color_invalid",
+        "The accent colour is not valid",
+        "accent_color must be written as # and six hexadecimal digits, such as #3b5bdb; colour names, #rgb shorthand and transparency are not accepted.",
+        "Send the colour as #rrggbb, or null to go back to the built-in colour.",
+    ),
+    code(
+        "branding_logo_type_unsupported",
+        "This logo format is not accepted",
+        "The logo must be a PNG, JPEG or WebP image. SVG is refused because an SVG file can carry script.",
+        "Export the logo as PNG or WebP and send its content_type as image/png, image/jpeg or image/webp.",
+    ),
+    code(
+        "branding_logo_content_mismatch",
+        "The logo is not what its type says",
+        "The logo's bytes do not start the way a file of the declared content_type does (for example an SVG or HTML file sent as image/png, or a JPEG sent as image/png).",
+        "Send the image file's bytes unchanged, base64-encoded, with the content_type that matches them.",
+    ),
+    code(
+        "branding_logo_too_large",
+        "The logo is too large",
+        "A logo may be at most 256 KB. It is shown at a small size, so a larger file only slows the page down.",
+        "Scale the logo down (a height of 64 to 128 pixels is plenty) or compress it, then send it again.",
+    ),
+    code(
+        "branding_logo_invalid",
+        "The logo data could not be read",
+        "logo.data_base64 is empty or is not valid base64.",
+        "Send the image file's bytes encoded with standard base64 (with padding), without a data: URL prefix.",
+    ),
     code(
         "method_not_allowed",
         "Method not allowed",
@@ -770,6 +807,24 @@ pub const ALL: &[ErrorCode] = &[
         "The user's email domain is not verified",
         "The email address the provider vouched for is not at one of the organization's verified SSO domains.",
         "Verify the user's email domain in the Domains step, or fix the user's email at the provider.",
+    ),
+    code(
+        "oidc_email_claim_domain_mismatch",
+        "The address from the chosen claim is not at a verified domain",
+        "The connection reads the email from a claim other than email (such as upn or preferred_username). The provider does not vouch for that claim as a verified address, so Gatehouse accepts it only at one of the organization's verified SSO domains, and this one is not.",
+        "Verify the domain in the Domains step if it is the organization's, fix the user's name at the provider, or read the email from another claim in the Test step.",
+    ),
+    code(
+        "oidc_email_claim_guest",
+        "A guest account cannot use the chosen claim",
+        "The connection reads the email from a claim other than email, and the user is a guest of the tenant (a #EXT# name, acct = 1, or an idp outside the tenant): their sign-in name is not one the tenant gave them.",
+        "Sign in with a member account of the organization's tenant, or have guests use the email claim.",
+    ),
+    code(
+        "oidc_email_claim_invalid",
+        "That is not a claim name",
+        "The claim to read the email from must be a name as the provider sends it: no spaces, at most 256 characters.",
+        "Give the claim's name, such as upn or preferred_username, or leave it empty for the provider's usual claims.",
     ),
     code(
         "test_ticket_invalid",

@@ -60,6 +60,8 @@ impl Application {
             let extra = extra.clone();
             App::new()
                 .app_data(data.clone())
+                // Inside the request context, so its logs carry the request id.
+                .wrap(from_fn(pages::branding::context))
                 .wrap(from_fn(pages::middleware::request_context))
                 .service(api::scope())
                 .configure(pages::configure)

@@ -1,6 +1,37 @@
 // Gatehouse Security tab: the little JavaScript it needs. Everything works
 // without it (plain links and form posts); with it, htmx makes navigation
 // smoother and an embedded tab talks to its host page.
+//
+// Events for the host page
+// ------------------------
+// An embedded tab (one opened from an embed token) posts these messages to
+// window.parent, with the origin the embed token was minted for as the
+// target origin, so the browser delivers them to that origin only. A page
+// without a parent origin (a setup link, a popup, an unknown or missing
+// origin) posts nothing. Every message is a plain object with a `type`:
+//
+//   {type: "gatehouse:height", height: <number>}
+//       The tab's content height in CSS pixels, on load and whenever it
+//       changes; size the iframe to it.
+//   {type: "gatehouse:step", step: "overview" | "domains" | "connection" |
+//                                  "test" | "activate"}
+//       The step now shown, on load and after each navigation.
+//   {type: "gatehouse:connection-tested", outcome?: "passed" | "failed"}
+//       A test sign-in finished (`outcome` when the popup reported it).
+//   {type: "gatehouse:connection-activated", connection_id: "conn_…",
+//    provider: "<provider>"}
+//       Single sign-on was switched on in the Activate step (also when new
+//       settings were released on an active connection).
+//   {type: "gatehouse:connection-deactivated", connection_id: "conn_…",
+//    provider: "<provider>"}
+//       Single sign-on was switched off in the Activate step.
+//   {type: "gatehouse:session-expired"}
+//       The admin's session has ended; the tab shows a page saying so.
+//       Mint a new embed token and reload the iframe. Posted once.
+//
+// The server marks what to post in the page: an element with
+// data-gatehouse-event="<type>" (its data-connection-id and data-provider
+// become connection_id and provider), or <meta name="gatehouse-event">.
 (function () {
   "use strict";
 
@@ -36,11 +67,34 @@
 
   // Messages to the host page go to the origin the embed was minted for, and
   // nowhere else.
+  var expiredPosted = false;
   function post(type, data) {
     if (!embedded) return;
+    if (type === "gatehouse:session-expired") {
+      if (expiredPosted) return;
+      expiredPosted = true;
+    }
     var message = { type: type };
     for (var key in data || {}) message[key] = data[key];
     window.parent.postMessage(message, parentOrigin);
+  }
+
+  // Elements marked with data-gatehouse-event in `root` (itself included):
+  // each is posted once.
+  function postMarkedEvents(root) {
+    if (!root || !root.querySelectorAll) return;
+    var marked = Array.prototype.slice.call(root.querySelectorAll("[data-gatehouse-event]"));
+    if (root.matches && root.matches("[data-gatehouse-event]")) marked.unshift(root);
+    marked.forEach(function (el) {
+      if (el.hasAttribute("data-gatehouse-posted")) return;
+      el.setAttribute("data-gatehouse-posted", "");
+      var data = {};
+      var id = el.getAttribute("data-connection-id");
+      var provider = el.getAttribute("data-provider");
+      if (id) data.connection_id = id;
+      if (provider) data.provider = provider;
+      post(el.getAttribute("data-gatehouse-event"), data);
+    });
   }
 
   var lastHeight = 0;
@@ -111,7 +165,16 @@
       var headers = {};
       if (session) headers["X-Gatehouse-Session"] = session;
       fetch("/security/test/latest", { headers: headers, credentials: "same-origin" })
-        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (r) {
+          if (r.headers.get("Gatehouse-Error-Code") === "session_expired") {
+            // Show the session-ended page (which tells the host page).
+            clearInterval(watching);
+            watching = null;
+            refreshTest();
+            return null;
+          }
+          return r.ok ? r.json() : null;
+        })
         .then(function (body) {
           if (body && body.id && body.id !== shown) {
             clearInterval(watching);
@@ -167,7 +230,8 @@
     if (autosubmit) autosubmit.submit();
     addSessionFields(document);
     var event = meta("gatehouse-event");
-    if (event) post(event, {});
+    if (event && !document.querySelector('[data-gatehouse-event="' + event + '"]')) post(event, {});
+    postMarkedEvents(document.body);
     reportStep();
     reportHeight();
     if (window.ResizeObserver) new ResizeObserver(reportHeight).observe(document.body);
@@ -175,13 +239,15 @@
 
   document.addEventListener("htmx:afterSettle", function (event) {
     addSessionFields(event.target);
+    postMarkedEvents(event.target);
     reportStep();
     reportHeight();
     var main = document.getElementById("main");
     if (main && event.detail && event.detail.boosted) main.focus({ preventScroll: true });
   });
 
-  // A response that says the session is over: tell the host page.
+  // A response that says the session is over: tell the host page (the page
+  // it swapped in says so too; the message goes once).
   document.addEventListener("htmx:responseError", function (event) {
     var xhr = event.detail.xhr;
     if (xhr && xhr.getResponseHeader("Gatehouse-Error-Code") === "session_expired") {

@@ -16,12 +16,14 @@ use super::error::ApiError;
 pub const JSON_LIMIT: usize = 64 * 1024;
 
 /// A JSON object body. With `OPTIONAL`, an empty body is the default value.
-pub struct JsonBody<T, const OPTIONAL: bool = false>(pub T);
+/// `LIMIT` is the largest body accepted; a route with a larger one must also
+/// raise its `PayloadConfig` to match.
+pub struct JsonBody<T, const OPTIONAL: bool = false, const LIMIT: usize = JSON_LIMIT>(pub T);
 
 /// A body that may be left out entirely (`{}` is assumed).
 pub type OptionalJsonBody<T> = JsonBody<T, true>;
 
-impl<T, const OPTIONAL: bool> FromRequest for JsonBody<T, OPTIONAL>
+impl<T, const OPTIONAL: bool, const LIMIT: usize> FromRequest for JsonBody<T, OPTIONAL, LIMIT>
 where
     T: DeserializeOwned + Default + 'static,
 {
@@ -45,14 +47,14 @@ where
                 ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "payload_too_large",
-                    format!("The body is over the {JSON_LIMIT}-byte limit."),
+                    format!("The body is over the {LIMIT}-byte limit."),
                 )
             };
-            if declared_length.is_some_and(|n| n > JSON_LIMIT) {
+            if declared_length.is_some_and(|n| n > LIMIT) {
                 return Err(too_large());
             }
             let body = body.await.map_err(|_| too_large())?;
-            if body.len() > JSON_LIMIT {
+            if body.len() > LIMIT {
                 return Err(too_large());
             }
             if body.iter().all(u8::is_ascii_whitespace) {

@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, Route, web};
 
 pub mod auth;
 pub mod body;
+pub mod branding;
 pub mod connections;
 pub mod domains;
 pub mod error;
@@ -130,6 +131,13 @@ pub fn scope() -> actix_web::Scope {
             vec![web::delete().to(sign_in::remove_member)],
         ))
         .service(resource("/events", vec![web::get().to(events::list)]))
+        .service(
+            resource(
+                "/branding",
+                vec![web::get().to(branding::get), web::put().to(branding::put)],
+            )
+            .app_data(web::PayloadConfig::new(branding::BODY_LIMIT)),
+        )
         .service(resource(
             "/webhook_endpoints",
             vec![
@@ -148,6 +156,10 @@ pub fn scope() -> actix_web::Scope {
         .service(resource(
             "/webhook_endpoints/{id}/deliveries",
             vec![web::get().to(webhooks::deliveries)],
+        ))
+        .service(resource(
+            "/webhook_endpoints/{id}/rotate_secret",
+            vec![web::post().to(webhooks::rotate_secret)],
         ))
         .default_service(web::to(not_found))
 }

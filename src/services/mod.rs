@@ -15,6 +15,7 @@ use crate::store::{Store, StoreError};
 pub mod access;
 pub mod api_keys;
 pub mod audit;
+pub mod branding;
 pub mod connections;
 pub mod domains;
 pub mod oauth;

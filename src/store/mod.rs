@@ -17,6 +17,7 @@ use sqlx::sqlite::{
 use crate::config::DatabaseUrl;
 
 pub mod api_keys;
+pub mod branding;
 pub mod connection_tests;
 pub mod connections;
 pub mod domains;

@@ -1,5 +1,10 @@
 //! Step 4 of the Security tab: turning single sign-on on (only with a
 //! passing test of the current settings) and off, one click each.
+//!
+//! The page that answers a successful action carries a marker,
+//! `data-gatehouse-event="gatehouse:connection-activated"` (or
+//! `…-deactivated`) with the connection's id and provider, that
+//! `static/app.js` posts to the embedding host page.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -31,7 +36,18 @@ struct ActivateStep {
     blocked: Option<&'static str>,
     domains: Vec<String>,
     activated_at: Option<String>,
+    event: Option<ChangeEvent>,
 }
+
+/// What a successful activation or deactivation tells the host page.
+struct ChangeEvent {
+    name: &'static str,
+    connection_id: String,
+    provider: &'static str,
+}
+
+pub const ACTIVATED_EVENT: &str = "gatehouse:connection-activated";
+pub const DEACTIVATED_EVENT: &str = "gatehouse:connection-deactivated";
 
 /// `GET /security/activate`, or after an action.
 pub async fn page(
@@ -39,6 +55,17 @@ pub async fn page(
     services: &Services,
     ctx: &AdminContext,
     notice: Option<Notice>,
+    status: StatusCode,
+) -> Result<HttpResponse, PageError> {
+    render(req, services, ctx, notice, None, status).await
+}
+
+async fn render(
+    req: &HttpRequest,
+    services: &Services,
+    ctx: &AdminContext,
+    notice: Option<Notice>,
+    event: Option<ChangeEvent>,
     status: StatusCode,
 ) -> Result<HttpResponse, PageError> {
     let connection = current_connection(services, &ctx.org.id).await?;
@@ -85,6 +112,7 @@ pub async fn page(
             .as_ref()
             .and_then(|c| c.activated_at)
             .map(super::views::when),
+        event,
     }
     .render()?;
     render_tab(
@@ -128,29 +156,38 @@ async fn act(
             .deactivate_connection(&change_context(&ctx), &connection.id)
             .await
     };
-    let (notice, status) = match done {
+    let event = |name, c: &crate::domain::connections::Connection| ChangeEvent {
+        name,
+        connection_id: c.id.clone(),
+        provider: c.provider.as_str(),
+    };
+    let (notice, event, status) = match done {
         Ok(c) if activate => (
             Notice::success(format!(
                 "Single sign-on through {} is on. People at your verified domains now sign in through it.",
                 c.provider.display_name()
             )),
+            Some(event(ACTIVATED_EVENT, &c)),
             StatusCode::OK,
         ),
-        Ok(_) => (
+        Ok(c) => (
             Notice::success(
                 "Single sign-on is off. People sign in the way they did before.".into(),
             ),
+            Some(event(DEACTIVATED_EVENT, &c)),
             StatusCode::OK,
         ),
         Err(e) => (
             Notice::error(user_message(e)?),
+            None,
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
     };
+    // A top-level page follows the redirect; it has no host page to tell.
     if status == StatusCode::OK && !renders_in_place(&req, &ctx) {
         return Ok(see_other("/security/activate"));
     }
-    page(&req, &services, &ctx, Some(notice), status).await
+    render(&req, &services, &ctx, Some(notice), event, status).await
 }
 
 /// `POST /security/activate`

@@ -95,6 +95,7 @@ struct ConnectionStep {
     card: Option<ConnectionCard>,
     oidc: Option<OidcCard>,
     configured: bool,
+    brand: super::branding::Brand,
 }
 
 /// The connection the tab works on: the active one, else the newest.
@@ -249,6 +250,7 @@ pub async fn page_with_oidc(
             .map(|c| oidc_step::card(services, ctx, c, oidc_form.unwrap_or_default()))
             .transpose()?,
         configured,
+        brand: super::branding::Brand::current(),
     }
     .render()?;
     render_tab(

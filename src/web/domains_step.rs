@@ -118,6 +118,7 @@ struct DomainsStep {
     has_verified: bool,
     recheck_every: String,
     give_up_after: String,
+    brand: super::branding::Brand,
 }
 
 /// Renders the step, with the add form and a notice as given.
@@ -137,6 +138,7 @@ pub async fn page(
         notice,
         recheck_every: human(services.config.domain_recheck_interval),
         give_up_after: human(services.config.domain_recheck_give_up),
+        brand: super::branding::Brand::current(),
     }
     .render()?;
     render_tab(

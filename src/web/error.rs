@@ -111,6 +111,19 @@ impl ResponseError for PageError {
         layout.parent_origin = self.frame_origin.clone();
         layout.embedded = self.frame_origin.is_some();
         layout.event = self.event;
+        let ends_session = matches!(self.code, "session_expired" | "session_missing");
+        // Where the session is gone, say where to reopen the tab: the host's
+        // product, by name when it set one.
+        let fix = if ends_session {
+            let product = layout.brand.product_or("your application");
+            std::borrow::Cow::Owned(if layout.embedded {
+                format!("Reopen the Security settings from {product}: reload the page there.")
+            } else {
+                format!("Reopen the Security settings from {product}, or ask for a new setup link.")
+            })
+        } else {
+            std::borrow::Cow::Borrowed(fix)
+        };
         let page = ErrorPage {
             layout,
             status: self.status.as_u16(),
@@ -129,6 +142,12 @@ impl ResponseError for PageError {
             .insert_header((ERROR_CODE_HEADER, self.code));
         if let Some(csp) = self.frame_origin.as_deref().and_then(frame_ancestors) {
             res.insert_header((header::CONTENT_SECURITY_POLICY, csp));
+        }
+        if ends_session {
+            // An htmx request swaps the whole page for this one, not just
+            // its target: nothing of the tab stays on screen to click.
+            res.insert_header(("hx-retarget", "body"))
+                .insert_header(("hx-reswap", "innerHTML"));
         }
         res.body(body)
     }

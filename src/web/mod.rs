@@ -6,6 +6,7 @@ use actix_web::web;
 pub mod activate_step;
 pub mod activity;
 pub mod assets;
+pub mod branding;
 pub mod connection_step;
 pub mod domains_step;
 pub mod error;
@@ -28,6 +29,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(pages::healthz))
         .route("/readyz", web::get().to(pages::readyz))
         .route("/static/{path:.*}", web::get().to(assets::serve))
+        .route("/branding/theme.css", web::get().to(branding::theme))
+        .route("/branding/logo", web::get().to(branding::logo))
         .route(
             "/favicon.ico",
             web::get().to(|| async {
@@ -107,6 +110,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/security/test/email-attribute",
             web::post().to(test_step::use_email_attribute),
+        )
+        .route(
+            "/security/test/email-claim",
+            web::post().to(test_step::use_email_claim),
         )
         .route(
             "/security/activate",

@@ -190,6 +190,7 @@ async fn overview_page(
     let started = facts != Facts::default();
     let content = Overview {
         org_name: ctx.org.name.clone(),
+        product_name: super::branding::Brand::current().product_name,
         steps: views::step_views(&facts, None),
         next_href: views::step_href(next),
         next_label: if started {

@@ -3,6 +3,7 @@
 use askama::Template;
 
 use super::assets;
+use super::branding::Brand;
 use crate::domain::wizard::{self, Facts, Step};
 
 /// What every page's `<head>` needs.
@@ -23,12 +24,26 @@ pub struct Layout {
     pub event: Option<&'static str>,
     pub embedded: bool,
     pub boost: bool,
+    /// The host's product name, theme and logo (the defaults outside the
+    /// Security tab).
+    pub brand: Brand,
 }
 
 impl Layout {
+    /// A page of this title; in the Security tab, the host's product name
+    /// ends it (in place of "Gatehouse" where that does).
     pub fn new(title: impl Into<String>) -> Self {
+        let brand = Brand::current();
+        let title = title.into();
+        let title = match &brand.product_name {
+            None => title,
+            Some(product) => match title.strip_suffix(" · Gatehouse") {
+                Some(rest) => format!("{rest} · {product}"),
+                None => format!("{title} · {product}"),
+            },
+        };
         Self {
-            title: title.into(),
+            title,
             css: assets::url(assets::APP_CSS),
             icon: assets::url("favicon.svg"),
             js: assets::url(assets::APP_JS),
@@ -39,6 +54,7 @@ impl Layout {
             event: None,
             embedded: false,
             boost: false,
+            brand,
         }
     }
 }
@@ -50,7 +66,7 @@ pub struct ErrorPage<'a> {
     pub status: u16,
     pub title: &'a str,
     pub cause: &'a str,
-    pub fix: &'a str,
+    pub fix: std::borrow::Cow<'a, str>,
     pub detail: Option<String>,
     pub code: &'a str,
     pub request_id: String,
@@ -125,6 +141,7 @@ pub struct SecurityFragment {
 #[template(path = "security/overview.html")]
 pub struct Overview {
     pub org_name: String,
+    pub product_name: Option<String>,
     pub steps: Vec<StepView>,
     pub next_href: String,
     pub next_label: String,

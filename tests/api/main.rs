@@ -5,6 +5,7 @@
 mod helpers;
 
 mod api_keys;
+mod branding;
 mod cli;
 mod connection_page;
 mod connections;
