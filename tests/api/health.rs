@@ -50,7 +50,7 @@ on_both!(
                 .starts_with("req_")
         );
         assert_eq!(h["x-content-type-options"], "nosniff");
-        assert_eq!(h["referrer-policy"], "no-referrer");
+        assert_eq!(h["referrer-policy"], "same-origin");
         assert_eq!(h["x-frame-options"], "DENY");
         assert!(
             h.get("strict-transport-security").is_none(),

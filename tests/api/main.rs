@@ -6,6 +6,7 @@ mod helpers;
 
 mod api_keys;
 mod branding;
+mod browser;
 mod cli;
 mod connection_page;
 mod connections;
