@@ -430,3 +430,89 @@ async fn the_wizard_works_by_keyboard_alone() {
     b.wait_for_text("Deactivate").await;
     b.close().await;
 }
+
+/// A session that ends inside the iframe says so in the tab (no sign-in
+/// page) and tells the host page, which can mint a new embed token.
+#[tokio::test]
+async fn a_session_that_ends_inside_the_iframe_says_so_and_tells_the_host() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let w = world().await;
+    let b = Browser::start(Scripts::On, Scheme::Light).await;
+    b.goto(&w.host.origin).await;
+    b.enter_frame(FRAME).await;
+    b.wait_for_text("Set up single sign-on").await;
+    w.app.clock.advance(
+        chrono::Duration::from_std(w.app.config.admin_session_ttl).expect("ttl")
+            + chrono::Duration::minutes(1),
+    );
+    b.click("a[href='/security/domains']").await;
+    b.wait_for_text("Your session has ended").await;
+    let text = b.body_text().await;
+    assert!(
+        !text.to_lowercase().contains("password"),
+        "no sign-in form: {text}"
+    );
+    checkpoint(&b, "embedded", "session-ended").await;
+    b.leave_frame().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !events(&b)
+        .await
+        .iter()
+        .any(|e| e == "gatehouse:session-expired")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the host page never heard gatehouse:session-expired: {:?}",
+            events(&b).await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    b.close().await;
+}
+
+/// The host's product name and accent colour reach the tab, in light and
+/// dark mode, and the colours pass axe-core's contrast checks.
+#[tokio::test]
+async fn the_tab_wears_the_hosts_branding() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let w = world().await;
+    let res = w
+        .app
+        .api_send(
+            reqwest::Method::PUT,
+            "/branding",
+            &json!({ "product_name": "Acme CRM", "accent_color": "#0b7a75" }),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    for scheme in [Scheme::Light, Scheme::Dark] {
+        let b = Browser::start(Scripts::On, scheme).await;
+        b.goto(&w.app.portal_link(&w.org_id).await).await;
+        b.wait_for_text("Acme CRM").await;
+        let accent = b
+            .client
+            .execute(
+                "return getComputedStyle(document.documentElement).getPropertyValue('--accent').trim();",
+                vec![],
+            )
+            .await
+            .expect("accent");
+        let accent = accent.as_str().unwrap_or_default().to_ascii_lowercase();
+        match scheme {
+            Scheme::Light => assert_eq!(accent, "#0b7a75"),
+            Scheme::Dark => assert!(
+                accent.starts_with('#') && accent != "#0b7a75",
+                "a lighter accent for dark mode: {accent}"
+            ),
+        }
+        let name = match scheme {
+            Scheme::Light => "branded-light",
+            Scheme::Dark => "branded-dark",
+        };
+        checkpoint(&b, name, "overview").await;
+        b.click("a[href='/security/connection']").await;
+        b.wait_for_text("Okta").await;
+        checkpoint(&b, name, "connection-picker").await;
+        b.close().await;
+    }
+}
