@@ -500,12 +500,12 @@ on_both!(a_tampered_choice_or_a_foreign_acs_is_refused, |app| {
 });
 
 /// `gatehouse demo`, killed when dropped.
-struct Demo {
+pub(crate) struct Demo {
     child: Child,
     /// Everything it printed up to "Press Ctrl+C".
     printed: String,
-    gatehouse: String,
-    host: String,
+    pub(crate) gatehouse: String,
+    pub(crate) host: String,
     api_key: String,
     _dir: tempfile::TempDir,
 }
@@ -537,7 +537,7 @@ fn free_port() -> u16 {
 
 impl Demo {
     /// Starts the binary on free ports and waits for what it prints.
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let (port, host_port) = (free_port(), free_port());
         let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))

@@ -113,6 +113,16 @@ impl Browser {
                 Err(e) => panic!("chromedriver did not start a session: {e}"),
             }
         };
+        // A page that never finishes loading fails the test in seconds,
+        // not after WebDriver's five-minute default.
+        client
+            .update_timeouts(fantoccini::wd::TimeoutConfiguration::new(
+                Some(Duration::from_secs(20)),
+                Some(Duration::from_secs(30)),
+                Some(Duration::ZERO),
+            ))
+            .await
+            .expect("timeouts");
         Self {
             client,
             scripts,

@@ -60,6 +60,7 @@ const README_PICTURES: &[&str] = &[
     "embedded-saml-host-signed-in",
     "embedded-oidc-connection-oidc-saved",
     "standalone-dark-saml-domains-verified",
+    "demo-signed-in",
 ];
 
 /// Checks the page (axe-core) and saves its picture, named after the
@@ -515,4 +516,80 @@ async fn the_tab_wears_the_hosts_branding() {
         checkpoint(&b, name, "connection-picker").await;
         b.close().await;
     }
+}
+
+/// What the README promises a newcomer: `gatehouse demo`, nothing else
+/// installed, and the four steps in the sample host page's iframe lead to a
+/// signed-in user on that page.
+#[tokio::test]
+async fn a_newcomer_walks_the_demo_to_a_signed_in_user() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let demo = crate::demo_idp::Demo::start();
+    let started = std::time::Instant::now();
+    let b = Browser::start(Scripts::On, Scheme::Light).await;
+    let page = format!("{}/demo", demo.host);
+    let frame = "#gatehouse-frame";
+    b.goto(&page).await;
+    let metadata_url = b
+        .find("#demo-metadata-url")
+        .await
+        .prop("value")
+        .await
+        .expect("value")
+        .expect("the metadata URL is shown");
+
+    b.enter_frame(frame).await;
+    b.click("a[href='/security/domains']").await;
+    b.fill("#domain-input", "acme.test").await;
+    b.click_text("Add domain").await;
+    b.wait_for_text("Verify now").await;
+    b.leave_frame().await;
+    b.click_text("Publish my TXT records").await;
+    b.enter_frame(frame).await;
+    b.click("a[href='/security/domains']").await;
+    b.click_text("Verify now").await;
+    b.wait_for_text("1 domain verified").await;
+
+    b.click("a[href='/security/connection']").await;
+    b.click("button[name='provider'][value='custom_saml']")
+        .await;
+    b.fill("#idp-url", &metadata_url).await;
+    b.click_text("Fetch & save").await;
+    b.wait_for_text("Configured").await;
+
+    b.click("a[href='/security/test']").await;
+    b.click("a[data-popup]").await;
+    let tab = b.switch_to_popup().await;
+    b.click("button[name='user'][value='alice@acme.test']")
+        .await;
+    b.wait_for_text("Test passed: signed in as alice@acme.test")
+        .await;
+    b.client.close_window().await.expect("close popup");
+    b.client.switch_to_window(tab).await.expect("back");
+    b.enter_frame(frame).await;
+    b.wait_for_text("Passed").await;
+
+    b.click("a[href='/security/activate']").await;
+    b.wait_for_text("Activate single sign-on").await;
+    // ChromeDriver stalls on a dialog raised inside a cross-site frame (its
+    // own process), so here the admin's "OK" is given in advance.
+    b.client
+        .execute("window.confirm = function () { return true; };", vec![])
+        .await
+        .expect("answer the confirmation");
+    b.click_text("Activate single sign-on").await;
+    b.wait_for_text("Deactivate").await;
+    b.leave_frame().await;
+
+    b.click("form.host-login button[type='submit']").await;
+    b.click("button[name='user'][value='alice@acme.test']")
+        .await;
+    b.wait_for_text("Signed in as Alice Liddell").await;
+    picture(&b, "demo-signed-in").await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(300),
+        "the demo walkthrough took {:?}",
+        started.elapsed()
+    );
+    b.close().await;
 }
