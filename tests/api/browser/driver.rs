@@ -207,9 +207,20 @@ impl Browser {
     }
 
     /// Enters the iframe the tab is embedded in.
+    /// Tries again while the page is still being replaced (a form post
+    /// that reloads it leaves a stale frame behind for a moment).
     pub async fn enter_frame(&self, css: &str) {
-        let frame = self.find(css).await;
-        frame.enter_frame().await.expect("enter frame");
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            match self.find(css).await.enter_frame().await {
+                Ok(()) => return,
+                Err(e) if std::time::Instant::now() < deadline => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("cannot enter the frame {css}: {e}"),
+            }
+        }
     }
 
     pub async fn leave_frame(&self) {
