@@ -20,7 +20,7 @@ use crate::saml::config::{Binding, SamlConfig};
 use crate::saml::identity::{self, Identity};
 use crate::saml::sp_key::SpKeyError;
 use crate::saml::{authn_request, sp};
-use crate::store::saml::SamlFlow;
+use crate::store::saml::{Acceptance, SamlFlow};
 
 /// How long the identity provider has to answer a request.
 pub const FLOW_LIFETIME: Duration = Duration::minutes(10);
@@ -315,36 +315,36 @@ impl Services {
         .map_err(|e| unexpected(ServiceError::Unexpected(e.into())))?
         .map_err(&with_context)?;
 
-        // Replay: an assertion is accepted once, whichever instance sees it.
-        let fresh = self
+        // Replay: an assertion is accepted once, and a flow completed once,
+        // whichever instance sees them.
+        let acceptance = self
             .store
-            .remember_assertion(
+            .accept_assertion(
                 &connection.id,
                 &validated.assertion_id,
                 validated.valid_until + CLOCK_SKEW,
+                flow.as_ref().map(|f| f.id.as_str()),
+                now,
             )
             .await
             .map_err(|e| unexpected(e.into()))?;
-        if !fresh {
-            return Err(with_context(AcsError {
-                received: Some(validated.assertion_id.clone()),
-                ..AcsError::new(
-                    "saml_replayed_assertion",
-                    "This assertion was already used to sign in; each can be used once.",
-                )
-            }));
-        }
-        if let Some(flow) = &flow
-            && !self
-                .store
-                .consume_saml_flow(&flow.id, now)
-                .await
-                .map_err(|e| unexpected(e.into()))?
-        {
-            return Err(with_context(AcsError::new(
-                "saml_in_response_to_invalid",
-                "This sign-in was already completed; a response can be used once.",
-            )));
+        match acceptance {
+            Acceptance::Accepted => {}
+            Acceptance::Replayed => {
+                return Err(with_context(AcsError {
+                    received: Some(validated.assertion_id.clone()),
+                    ..AcsError::new(
+                        "saml_replayed_assertion",
+                        "This assertion was already used to sign in; each can be used once.",
+                    )
+                }));
+            }
+            Acceptance::FlowUsed => {
+                return Err(with_context(AcsError::new(
+                    "saml_in_response_to_invalid",
+                    "This sign-in was already completed; a response can be used once.",
+                )));
+            }
         }
 
         let identity =

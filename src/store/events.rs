@@ -6,9 +6,12 @@ use super::{Page, PageRequest, Store, StoreError, StoreResult, read};
 use crate::domain::audit::{ChangeContext, Event, NewEvent};
 use crate::ids::{self, Kind};
 
-pub(crate) const INSERT_EVENT: &str = "INSERT INTO audit_events \
+/// The insert of audit rows, up to `VALUES`.
+const INSERT_EVENTS_HEAD: &str = "INSERT INTO audit_events \
     (id, organization_id, actor_type, actor_id, actor_label, action, target_type, target_id, data, request_id, created_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+    VALUES ";
+/// The values each audit row binds.
+const EVENT_PARAMS: usize = 11;
 
 /// The values of one audit row, ready to bind.
 pub(crate) struct EventRow {
@@ -46,26 +49,50 @@ impl EventRow {
 /// Writes an audit row on `$executor` (a transaction), returning the
 /// `sqlx::Result` of the insert.
 macro_rules! insert_event {
-    ($executor:expr, $row:expr) => {{
-        let row: $crate::store::events::EventRow = $row;
-        sqlx::query($crate::store::events::INSERT_EVENT)
-            .bind(row.id)
-            .bind(row.organization_id)
-            .bind(row.actor_type)
-            .bind(row.actor_id)
-            .bind(row.actor_label)
-            .bind(row.action)
-            .bind(row.target_type)
-            .bind(row.target_id)
-            .bind(row.data)
-            .bind(row.request_id)
-            .bind(row.created_at)
-            .execute($executor)
-            .await
-            .map(|r| r.rows_affected())
-    }};
+    ($executor:expr, $row:expr) => {
+        $crate::store::events::insert_events!($executor, vec![$row])
+    };
 }
 pub(crate) use insert_event;
+
+/// The insert of `rows` audit rows in one statement.
+pub(crate) fn insert_events_sql(rows: usize) -> String {
+    let values: Vec<String> = (0..rows)
+        .map(|r| {
+            let params: Vec<String> = (1..=EVENT_PARAMS)
+                .map(|i| format!("${}", r * EVENT_PARAMS + i))
+                .collect();
+            format!("({})", params.join(", "))
+        })
+        .collect();
+    format!("{INSERT_EVENTS_HEAD}{}", values.join(", "))
+}
+
+/// Writes several audit rows on `$executor` in one statement (one round
+/// trip), returning the `sqlx::Result` of the insert.
+macro_rules! insert_events {
+    ($executor:expr, $rows:expr) => {{
+        let rows: Vec<$crate::store::events::EventRow> = $rows;
+        let sql = $crate::store::events::insert_events_sql(rows.len());
+        let mut query = sqlx::query(&sql);
+        for row in rows {
+            query = query
+                .bind(row.id)
+                .bind(row.organization_id)
+                .bind(row.actor_type)
+                .bind(row.actor_id)
+                .bind(row.actor_label)
+                .bind(row.action)
+                .bind(row.target_type)
+                .bind(row.target_id)
+                .bind(row.data)
+                .bind(row.request_id)
+                .bind(row.created_at);
+        }
+        query.execute($executor).await.map(|r| r.rows_affected())
+    }};
+}
+pub(crate) use insert_events;
 
 #[derive(sqlx::FromRow)]
 struct StoredEvent {
@@ -178,5 +205,21 @@ impl Store {
             .map(StoredEvent::into_event)
             .collect::<StoreResult<Vec<_>>>()?;
         Ok(Page::from_rows(events, page.limit, |e| &e.id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_numbers_each_rows_parameters_after_the_last() {
+        let columns = INSERT_EVENTS_HEAD
+            .split_once('(')
+            .and_then(|(_, rest)| rest.split_once(')'))
+            .map(|(cols, _)| cols.split(',').count());
+        assert_eq!(columns, Some(EVENT_PARAMS), "one parameter per column");
+        let sql = insert_events_sql(2);
+        assert!(sql.ends_with("($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11), ($12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"), "{sql}");
     }
 }

@@ -2,17 +2,23 @@
 //!
 //! Both backends run the same statements (`$N` placeholders work on both), so
 //! each query is written once and expanded for the backend in use by the
-//! `read!`/`write!` macros. On SQLite, writes go through a single-connection
-//! pool so that transactions never race for the write lock inside one
-//! process; reads use a separate pool (WAL mode lets them run beside a write).
+//! `read!`/`write!` macros. On SQLite, writes go through a single connection
+//! so that transactions never race for the write lock inside one process;
+//! reads use a few connections of their own (WAL mode lets them run beside a
+//! write). See `sqlite` for why these are not sqlx pools.
+//!
+//! On SQLite the one writer bounds how many sign-ins go through, and it is
+//! held for every round trip of a transaction: the statements that write
+//! are few, and answer what they changed themselves (`UPDATE … RETURNING`).
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+
+use self::sqlite::{SqliteConnections, WriterThread};
 
 use crate::config::DatabaseUrl;
 
@@ -29,6 +35,7 @@ pub mod organizations;
 pub mod saml;
 pub mod sessions;
 pub mod settings;
+pub(crate) mod sqlite;
 pub mod users;
 pub mod webhooks;
 
@@ -60,9 +67,16 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 #[derive(Clone, Debug)]
 pub(crate) enum Backend {
-    Sqlite { read: SqlitePool, write: SqlitePool },
+    Sqlite {
+        read: Arc<SqliteConnections>,
+        write: Arc<SqliteConnections>,
+        writer_thread: Arc<WriterThread>,
+    },
     Postgres(PgPool),
 }
+
+/// SQLite connections for reading, opened as needed.
+const SQLITE_READERS: usize = 8;
 
 /// Handle to the database; cheap to clone.
 #[derive(Clone, Debug)]
@@ -70,27 +84,45 @@ pub struct Store {
     pub(crate) backend: Backend,
 }
 
-/// Runs `$body` with `$p` bound to a pool for reading.
+/// Runs `$body` with `$p` bound to a connection for reading (on SQLite,
+/// held until `$body` is done) or the pool (on Postgres). `$body` answers a
+/// `Result` whose error comes from `sqlx::Error`.
 macro_rules! read {
     ($store:expr, |$p:ident| $body:expr) => {
-        match &$store.backend {
-            $crate::store::Backend::Sqlite { read: $p, .. } => $body,
-            $crate::store::Backend::Postgres($p) => $body,
-        }
+        $crate::store::on_connection!($store, read, |$p| $body)
     };
 }
 
-/// Runs `$body` with `$p` bound to the pool for writing.
+/// Runs `$body` with `$p` bound to the writer: on SQLite the one writing
+/// connection (held until `$body` is done), on Postgres the pool. `$body`
+/// answers a `Result` whose error comes from `sqlx::Error`.
 macro_rules! write {
     ($store:expr, |$p:ident| $body:expr) => {
+        $crate::store::on_connection!($store, write, |$p| $body)
+    };
+}
+
+/// `read!` and `write!`: `$which` names the SQLite connections to hold.
+macro_rules! on_connection {
+    ($store:expr, $which:ident, |$p:ident| $body:expr) => {
         match &$store.backend {
-            $crate::store::Backend::Sqlite { write: $p, .. } => $body,
+            $crate::store::Backend::Sqlite { $which, .. } => match $which.acquire().await {
+                Ok(mut held) => {
+                    #[allow(unused_imports)]
+                    use sqlx::Connection as _;
+                    let $p = held.conn();
+                    let outcome = $body;
+                    held.check(&outcome);
+                    outcome
+                }
+                Err(e) => Err(e.into()),
+            },
             $crate::store::Backend::Postgres($p) => $body,
         }
     };
 }
 
-pub(crate) use {read, write};
+pub(crate) use {on_connection, read, write};
 
 impl Store {
     pub async fn connect(url: &DatabaseUrl) -> StoreResult<Self> {
@@ -107,19 +139,47 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(5))
                 .foreign_keys(true);
-            let write = SqlitePoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect_with(options.clone())
-                .await?;
-            let read = SqlitePoolOptions::new()
-                .max_connections(8)
-                .acquire_timeout(Duration::from_secs(5))
-                .connect_with(options)
-                .await?;
-            Backend::Sqlite { read, write }
+            let write = SqliteConnections::new(options.clone(), 1, Duration::from_secs(10));
+            write.open_one().await?;
+            let read = SqliteConnections::new(options, SQLITE_READERS, Duration::from_secs(5));
+            read.open_one().await?;
+            Backend::Sqlite {
+                read: Arc::new(read),
+                write: Arc::new(write),
+                writer_thread: Arc::new(WriterThread::start().map_err(sqlx::Error::Io)?),
+            }
         };
         Ok(Self { backend })
+    }
+
+    /// Runs `job` (the writes of a sign-in) on SQLite's writer thread.
+    ///
+    /// Elsewhere, a task that holds the writer shares its thread with
+    /// whatever else is ready there, and each statement's answer waits its
+    /// turn before the next statement goes out, with the writer held all
+    /// along. On the writer's own thread the answer is taken up at once, so
+    /// the writer is held for little more than the statements themselves.
+    /// The job runs to its end even if the caller stops waiting. On
+    /// Postgres it simply runs here.
+    pub(crate) async fn on_writer_thread<T, Fut>(
+        &self,
+        job: impl FnOnce(Store) -> Fut,
+    ) -> StoreResult<T>
+    where
+        Fut: Future<Output = StoreResult<T>> + Send + 'static,
+        T: Send + 'static,
+    {
+        match &self.backend {
+            Backend::Sqlite { writer_thread, .. } => {
+                match writer_thread.runtime.spawn(job(self.clone())).await {
+                    Ok(done) => done,
+                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    // The thread has ended: the store was dropped.
+                    Err(_) => Err(StoreError::Database(sqlx::Error::PoolClosed)),
+                }
+            }
+            Backend::Postgres(_) => job(self.clone()).await,
+        }
     }
 
     pub fn backend_name(&self) -> &'static str {
@@ -131,7 +191,9 @@ impl Store {
 
     pub async fn migrate(&self) -> StoreResult<()> {
         match &self.backend {
-            Backend::Sqlite { write, .. } => SQLITE_MIGRATIONS.run(write).await?,
+            Backend::Sqlite { write, .. } => {
+                SQLITE_MIGRATIONS.run(write.acquire().await?.conn()).await?
+            }
             Backend::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         Ok(())
@@ -148,7 +210,7 @@ impl Store {
 
     pub async fn close(&self) {
         match &self.backend {
-            Backend::Sqlite { read, write } => {
+            Backend::Sqlite { read, write, .. } => {
                 read.close().await;
                 write.close().await;
             }

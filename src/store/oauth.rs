@@ -32,7 +32,6 @@ pub struct OauthCode {
     pub code_challenge: Option<String>,
     pub claims: String,
     pub expires_at: DateTime<Utc>,
-    pub used_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -103,25 +102,29 @@ impl Store {
         code_hash: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Result<OauthCode, bool>> {
-        let found: Option<OauthCode> = read!(self, |p| sqlx::query_as(
-            "SELECT client_id, redirect_uri, code_challenge, claims, expires_at, used_at \
-             FROM oauth_codes WHERE code_hash = $1"
+        let hash = code_hash.to_string();
+        let taken: Option<OauthCode> = self
+            .on_writer_thread(move |store| async move {
+                Ok(write!(store, |p| sqlx::query_as(
+                    "UPDATE oauth_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL \
+                     RETURNING client_id, redirect_uri, code_challenge, claims, expires_at"
+                )
+                .bind(&hash)
+                .bind(now)
+                .fetch_optional(p)
+                .await)?)
+            })
+            .await?;
+        if let Some(code) = taken {
+            return Ok(Ok(code));
+        }
+        let known: Option<i64> = read!(self, |p| sqlx::query_scalar(
+            "SELECT 1 FROM oauth_codes WHERE code_hash = $1"
         )
         .bind(code_hash)
         .fetch_optional(p)
         .await)?;
-        let Some(code) = found else {
-            return Ok(Err(false));
-        };
-        let done = write!(self, |p| sqlx::query(
-            "UPDATE oauth_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL"
-        )
-        .bind(code_hash)
-        .bind(now)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))?;
-        Ok(if done == 1 { Ok(code) } else { Err(true) })
+        Ok(Err(known.is_some()))
     }
 
     pub async fn insert_access_token(
@@ -132,21 +135,27 @@ impl Store {
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> StoreResult<()> {
-        write!(self, |p| {
-            sqlx::query(
-            "INSERT INTO oauth_access_tokens (token_hash, client_id, claims, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5)"
-        )
-        .bind(token_hash)
-        .bind(client_id)
-        .bind(claims)
-        .bind(now)
-        .bind(expires_at)
-        .execute(p)
+        let (token_hash, client_id, claims) = (
+            token_hash.to_string(),
+            client_id.to_string(),
+            claims.to_string(),
+        );
+        self.on_writer_thread(move |store| async move {
+            write!(store, |p| sqlx::query(
+                "INSERT INTO oauth_access_tokens (token_hash, client_id, claims, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5)"
+            )
+            .bind(&token_hash)
+            .bind(&client_id)
+            .bind(&claims)
+            .bind(now)
+            .bind(expires_at)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+            Ok(())
+        })
         .await
-        .map(|r| r.rows_affected())
-        })?;
-        Ok(())
     }
 
     /// The claims of an unexpired access token.

@@ -4,7 +4,17 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Store, StoreError, StoreResult, read, write};
+use super::{Backend, Store, StoreError, StoreResult, read, write};
+
+/// What became of a validated response at the replay checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acceptance {
+    Accepted,
+    /// Its assertion was accepted before.
+    Replayed,
+    /// The flow it answers was completed before.
+    FlowUsed,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SamlFlow {
@@ -18,6 +28,14 @@ pub struct SamlFlow {
     pub expires_at: DateTime<Utc>,
     pub used_at: Option<DateTime<Utc>>,
 }
+
+const REMEMBER_ASSERTION: &str =
+    "INSERT INTO saml_assertion_ids (connection_id, assertion_id, expires_at) VALUES ($1, $2, $3)";
+const TAKE_FLOW: &str = "UPDATE saml_requests SET used_at = $2 WHERE id = $1 AND used_at IS NULL";
+/// Both, as one batch for SQLite.
+const REMEMBER_ASSERTION_AND_TAKE_FLOW: &str = "\
+    INSERT INTO saml_assertion_ids (connection_id, assertion_id, expires_at) VALUES ($1, $2, $3); \
+    UPDATE saml_requests SET used_at = $5 WHERE id = $4 AND used_at IS NULL";
 
 impl Store {
     pub async fn insert_saml_flow(
@@ -54,44 +72,69 @@ impl Store {
         .await)?)
     }
 
-    /// Marks a flow used; false if it was used already (by a concurrent
-    /// response, on this instance or another).
-    pub async fn consume_saml_flow(&self, id: &str, now: DateTime<Utc>) -> StoreResult<bool> {
-        let done = write!(self, |p| sqlx::query(
-            "UPDATE saml_requests SET used_at = $2 WHERE id = $1 AND used_at IS NULL"
-        )
-        .bind(id)
-        .bind(now)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))?;
-        Ok(done == 1)
-    }
-
-    /// Records an accepted assertion ID until `expires_at`; false if it was
-    /// seen before (a replay).
-    pub async fn remember_assertion(
+    /// Accepts a validated response: records its assertion ID until
+    /// `expires_at` (replay protection), then marks the flow it answers
+    /// used, in one hold of the writer (on SQLite, in one round trip). Each
+    /// holds across instances: the assertion ID is unique, and the flow is
+    /// taken only if unused. A replayed assertion takes no flow.
+    pub async fn accept_assertion(
         &self,
         connection_id: &str,
         assertion_id: &str,
         expires_at: DateTime<Utc>,
-    ) -> StoreResult<bool> {
-        let result = write!(self, |p| {
-            sqlx::query(
-            "INSERT INTO saml_assertion_ids (connection_id, assertion_id, expires_at) VALUES ($1, $2, $3)"
-        )
-        .bind(connection_id)
-        .bind(assertion_id)
-        .bind(expires_at)
-        .execute(p)
+        flow_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Acceptance> {
+        let (connection_id, assertion_id) = (connection_id.to_string(), assertion_id.to_string());
+        let flow_id = flow_id.map(str::to_string);
+        self.on_writer_thread(move |store| async move {
+            let sqlite = matches!(store.backend, Backend::Sqlite { .. });
+            let done = write!(store, |p| async {
+                let remember = || {
+                    sqlx::query(REMEMBER_ASSERTION)
+                        .bind(&connection_id)
+                        .bind(&assertion_id)
+                        .bind(expires_at)
+                };
+                let changed = match &flow_id {
+                    None => remember().execute(p).await?.rows_affected(),
+                    // SQLite runs both statements of a batch, the second
+                    // only if the first succeeded.
+                    Some(flow_id) if sqlite => sqlx::query(REMEMBER_ASSERTION_AND_TAKE_FLOW)
+                        .bind(&connection_id)
+                        .bind(&assertion_id)
+                        .bind(expires_at)
+                        .bind(flow_id)
+                        .bind(now)
+                        .execute(p)
+                        .await?
+                        .rows_affected(),
+                    Some(flow_id) => {
+                        // One connection for both statements.
+                        #[allow(unused_mut)]
+                        let mut conn = sqlx::Acquire::acquire(p).await?;
+                        let remembered = remember().execute(&mut *conn).await?.rows_affected();
+                        remembered
+                            + sqlx::query(TAKE_FLOW)
+                                .bind(flow_id)
+                                .bind(now)
+                                .execute(&mut *conn)
+                                .await?
+                                .rows_affected()
+                    }
+                };
+                Ok::<_, sqlx::Error>(changed)
+            }
+            .await);
+            let wanted = if flow_id.is_some() { 2 } else { 1 };
+            match done {
+                Ok(n) if n == wanted => Ok(Acceptance::Accepted),
+                Ok(_) => Ok(Acceptance::FlowUsed),
+                Err(e) if StoreError::is_unique_violation(&e) => Ok(Acceptance::Replayed),
+                Err(e) => Err(e.into()),
+            }
+        })
         .await
-        .map(|r| r.rows_affected())
-        });
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if StoreError::is_unique_violation(&e) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
     }
 
     /// Drops flows and replay entries that can no longer matter.

@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use super::events::{EventRow, insert_event};
-use super::{Store, StoreResult, read, write};
+use super::events::{EventRow, insert_event, insert_events};
+use super::{Backend, Store, StoreResult, read, write};
 use crate::domain::audit::{ChangeContext, NewEvent};
 
 /// What a completed SSO sign-in records.
@@ -52,6 +52,41 @@ pub struct SignInRecorded {
     pub membership_created: bool,
 }
 
+/// `sqlite_member_sign_in`'s batch. Its parameters: the connection, the
+/// subject, the time, the names, the organization, whether the role follows
+/// the groups and the role; the code's hash, client, redirect URI,
+/// challenge, claims (less `sub` and `org_role`, filled in here) and
+/// expiry; and the event's id, actor type, id and label, data and request.
+/// Every change is made only if the subject's user is a member, so that
+/// without a membership the batch changes nothing and answers no row.
+const MEMBER_SIGN_IN: &str = "\
+    BEGIN; \
+    UPDATE sso_identities SET last_login_at = $3 \
+     WHERE connection_id = $1 AND subject = $2 AND EXISTS (SELECT 1 FROM memberships m \
+      WHERE m.organization_id = $6 AND m.user_id = sso_identities.user_id); \
+    UPDATE users SET first_name = COALESCE($4, first_name), \
+     last_name = COALESCE($5, last_name), updated_at = $3 \
+     WHERE id = (SELECT i.user_id FROM sso_identities i JOIN memberships m \
+      ON m.organization_id = $6 AND m.user_id = i.user_id \
+      WHERE i.connection_id = $1 AND i.subject = $2); \
+    UPDATE memberships SET last_login_at = $3, role = CASE WHEN $7 THEN $8 ELSE role END \
+     WHERE organization_id = $6 AND user_id = (SELECT user_id FROM sso_identities \
+      WHERE connection_id = $1 AND subject = $2); \
+    INSERT INTO oauth_codes (code_hash, client_id, redirect_uri, code_challenge, claims, \
+     created_at, expires_at) \
+     SELECT $9, $10, $11, $12, json_set($13, '$.sub', m.user_id, '$.org_role', m.role), $3, $14 \
+     FROM sso_identities i JOIN memberships m ON m.organization_id = $6 AND m.user_id = i.user_id \
+     WHERE i.connection_id = $1 AND i.subject = $2; \
+    INSERT INTO audit_events (id, organization_id, actor_type, actor_id, actor_label, action, \
+     target_type, target_id, data, request_id, created_at) \
+     SELECT $15, $6, $16, $17, $18, 'sign_in.succeeded', 'user', i.user_id, $19, $20, $3 \
+     FROM sso_identities i JOIN memberships m ON m.organization_id = $6 AND m.user_id = i.user_id \
+     WHERE i.connection_id = $1 AND i.subject = $2; \
+    SELECT i.user_id, m.role FROM sso_identities i JOIN memberships m \
+     ON m.organization_id = $6 AND m.user_id = i.user_id \
+     WHERE i.connection_id = $1 AND i.subject = $2; \
+    COMMIT";
+
 /// A member of an organization.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Member {
@@ -91,13 +126,110 @@ impl Store {
         w: &SignInWrite,
         ctx: &ChangeContext,
     ) -> StoreResult<SignInRecorded> {
+        let (w, ctx) = (w.clone(), ctx.clone());
+        self.on_writer_thread(move |store| async move {
+            if let Some(done) = store.sqlite_member_sign_in(&w, &ctx).await? {
+                return Ok(done);
+            }
+            store.write_sign_in(&w, &ctx).await
+        })
+        .await
+    }
+
+    /// On SQLite, the sign-in of a returning member (the usual case) in
+    /// one round trip: the same changes as `write_sign_in`'s, as one batch
+    /// of statements in one transaction, each of which changes nothing
+    /// unless the subject's user is a member already. `None` when that
+    /// is not so (nothing was changed; `write_sign_in` takes over), or on
+    /// Postgres, which takes no batches (and no writer is held there).
+    async fn sqlite_member_sign_in(
+        &self,
+        w: &SignInWrite,
+        ctx: &ChangeContext,
+    ) -> StoreResult<Option<SignInRecorded>> {
+        let (Backend::Sqlite { write, .. }, Some(code)) = (&self.backend, &w.code) else {
+            return Ok(None);
+        };
+        let event = EventRow::new(
+            ctx,
+            event(
+                &w.organization_id,
+                "sign_in.succeeded",
+                "user",
+                "",
+                json!({ "connection_id": w.connection_id, "email": w.email }),
+            ),
+            w.now,
+        );
+        let mut held = write.acquire().await?;
+        let conn = held.conn();
+        let batch: Result<Vec<(String, String)>, sqlx::Error> = sqlx::query_as(MEMBER_SIGN_IN)
+            .bind(&w.connection_id)
+            .bind(&w.subject)
+            .bind(w.now)
+            .bind(&w.first_name)
+            .bind(&w.last_name)
+            .bind(&w.organization_id)
+            .bind(w.role_from_groups)
+            .bind(&w.role)
+            .bind(&code.code_hash)
+            .bind(&code.client_id)
+            .bind(&code.redirect_uri)
+            .bind(&code.code_challenge)
+            .bind(Value::Object(code.claims.clone()).to_string())
+            .bind(code.expires_at)
+            .bind(event.id)
+            .bind(event.actor_type)
+            .bind(event.actor_id)
+            .bind(event.actor_label)
+            .bind(event.data)
+            .bind(event.request_id)
+            .fetch_all(&mut *conn)
+            .await;
+        let rows = match batch {
+            Ok(rows) => rows,
+            Err(e) => {
+                // The batch stopped part-way, inside its transaction.
+                let undone = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                if let Err(undo) = &undone
+                    && !undo.to_string().contains("no transaction is active")
+                {
+                    tracing::error!(error = %undo, "rolling back a failed sign-in failed; dropping the connection");
+                    held.discard();
+                }
+                return Err(e.into());
+            }
+        };
+        Ok(rows
+            .into_iter()
+            .next()
+            .map(|(user_id, role)| SignInRecorded {
+                user_id,
+                role,
+                user_created: false,
+                membership_created: false,
+            }))
+    }
+
+    /// The sign-in of a person who may be new, or not (or no longer) a
+    /// member: any backend.
+    async fn write_sign_in(
+        &self,
+        w: &SignInWrite,
+        ctx: &ChangeContext,
+    ) -> StoreResult<SignInRecorded> {
+        // Statements are few and answer what they change (`RETURNING`):
+        // on SQLite the one writer is held for every round trip.
         write!(self, |p| async {
             let mut tx = p.begin().await?;
+            // A returning person: their login time, and who they are.
             let known: Option<String> = sqlx::query_scalar(
-                "SELECT user_id FROM sso_identities WHERE connection_id = $1 AND subject = $2",
+                "UPDATE sso_identities SET last_login_at = $3 \
+                 WHERE connection_id = $1 AND subject = $2 RETURNING user_id",
             )
             .bind(&w.connection_id)
             .bind(&w.subject)
+            .bind(w.now)
             .fetch_optional(&mut *tx)
             .await?;
             let mut user_created = false;
@@ -121,9 +253,12 @@ impl Store {
                         .bind(&w.email)
                         .fetch_one(&mut *tx)
                         .await?;
+                    // Another instance may have linked the subject a moment
+                    // ago: then only the login time is ours.
                     sqlx::query(
                         "INSERT INTO sso_identities (connection_id, subject, user_id, created_at, last_login_at) \
-                         VALUES ($1, $2, $3, $4, $4) ON CONFLICT (connection_id, subject) DO NOTHING",
+                         VALUES ($1, $2, $3, $4, $4) ON CONFLICT (connection_id, subject) \
+                         DO UPDATE SET last_login_at = excluded.last_login_at",
                     )
                     .bind(&w.connection_id)
                     .bind(&w.subject)
@@ -134,56 +269,58 @@ impl Store {
                     id
                 }
             };
-            // The identity provider's word on names is the latest.
-            sqlx::query(
-                "UPDATE users SET first_name = COALESCE($2, first_name), \
-                 last_name = COALESCE($3, last_name), updated_at = $4 WHERE id = $1",
-            )
-            .bind(&user_id)
-            .bind(&w.first_name)
-            .bind(&w.last_name)
-            .bind(w.now)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "UPDATE sso_identities SET last_login_at = $3 WHERE connection_id = $1 AND subject = $2",
-            )
-            .bind(&w.connection_id)
-            .bind(&w.subject)
-            .bind(w.now)
-            .execute(&mut *tx)
-            .await?;
-            let membership_created = sqlx::query(
-                "INSERT INTO memberships (organization_id, user_id, role, source, joined_at, last_login_at) \
-                 VALUES ($1, $2, $3, 'sso', $4, $4) ON CONFLICT (organization_id, user_id) DO NOTHING",
-            )
-            .bind(&w.organization_id)
-            .bind(&user_id)
-            .bind(&w.role)
-            .bind(w.now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                == 1;
-            sqlx::query(
-                "UPDATE memberships SET last_login_at = $3, \
-                 role = CASE WHEN $4 THEN $5 ELSE role END \
-                 WHERE organization_id = $1 AND user_id = $2",
-            )
-            .bind(&w.organization_id)
-            .bind(&user_id)
-            .bind(w.now)
-            .bind(w.role_from_groups)
-            .bind(&w.role)
-            .execute(&mut *tx)
-            .await?;
-            let role: String = sqlx::query_scalar(
-                "SELECT role FROM memberships WHERE organization_id = $1 AND user_id = $2",
-            )
-            .bind(&w.organization_id)
-            .bind(&user_id)
-            .fetch_one(&mut *tx)
-            .await?;
+            // The identity provider's word on names is the latest (a user
+            // made just now has them already).
+            if !user_created {
+                sqlx::query(
+                    "UPDATE users SET first_name = COALESCE($2, first_name), \
+                     last_name = COALESCE($3, last_name), updated_at = $4 WHERE id = $1",
+                )
+                .bind(&user_id)
+                .bind(&w.first_name)
+                .bind(&w.last_name)
+                .bind(w.now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            // A member: the login time, and the role if it follows the
+            // groups. Not (or no longer) a member: added with the role.
+            let update_membership = || {
+                sqlx::query_scalar(
+                    "UPDATE memberships SET last_login_at = $3, \
+                     role = CASE WHEN $4 THEN $5 ELSE role END \
+                     WHERE organization_id = $1 AND user_id = $2 RETURNING role",
+                )
+                .bind(&w.organization_id)
+                .bind(&user_id)
+                .bind(w.now)
+                .bind(w.role_from_groups)
+                .bind(&w.role)
+            };
+            let member: Option<String> = update_membership().fetch_optional(&mut *tx).await?;
+            let (role, membership_created) = match member {
+                Some(role) => (role, false),
+                None => {
+                    let added = sqlx::query(
+                        "INSERT INTO memberships (organization_id, user_id, role, source, joined_at, last_login_at) \
+                         VALUES ($1, $2, $3, 'sso', $4, $4) ON CONFLICT (organization_id, user_id) DO NOTHING",
+                    )
+                    .bind(&w.organization_id)
+                    .bind(&user_id)
+                    .bind(&w.role)
+                    .bind(w.now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                        == 1;
+                    if added {
+                        (w.role.clone(), true)
+                    } else {
+                        // Added by a concurrent sign-in on another instance.
+                        (update_membership().fetch_one(&mut *tx).await?, false)
+                    }
+                }
+            };
             if let Some(code) = &w.code {
                 let mut claims = code.claims.clone();
                 claims.insert("sub".into(), json!(user_id));
@@ -203,26 +340,27 @@ impl Store {
                 .await?;
             }
             let org = &w.organization_id;
+            let mut events = Vec::with_capacity(3);
             if user_created {
-                insert_event!(
-                    &mut *tx,
-                    EventRow::new(ctx, event(org, "user.created", "user", &user_id, json!({ "email": w.email })), w.now)
-                )?;
+                events.push(EventRow::new(
+                    ctx,
+                    event(org, "user.created", "user", &user_id, json!({ "email": w.email })),
+                    w.now,
+                ));
             }
             if membership_created {
-                insert_event!(
-                    &mut *tx,
-                    EventRow::new(ctx, event(org, "membership.created", "user", &user_id, json!({ "role": role, "source": "sso" })), w.now)
-                )?;
-            }
-            insert_event!(
-                &mut *tx,
-                EventRow::new(
+                events.push(EventRow::new(
                     ctx,
-                    event(org, "sign_in.succeeded", "user", &user_id, json!({ "connection_id": w.connection_id, "email": w.email })),
-                    w.now
-                )
-            )?;
+                    event(org, "membership.created", "user", &user_id, json!({ "role": role, "source": "sso" })),
+                    w.now,
+                ));
+            }
+            events.push(EventRow::new(
+                ctx,
+                event(org, "sign_in.succeeded", "user", &user_id, json!({ "connection_id": w.connection_id, "email": w.email })),
+                w.now,
+            ));
+            insert_events!(&mut *tx, events)?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(SignInRecorded {
                 user_id,

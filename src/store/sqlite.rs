@@ -1,0 +1,173 @@
+//! SQLite's connections: one writer and a few readers, each handed to one
+//! user at a time.
+//!
+//! sqlx runs each SQLite connection on a thread of its own, so every
+//! statement is a round trip between threads, and the writer is held for
+//! all the round trips of a transaction. sqlx's pool adds two more per use
+//! (it pings a connection when it hands it out, and again, from a spawned
+//! task, before taking it back) and keeps the writer from the next user
+//! until that task has run. An embedded database has no link that could
+//! drop, so these connections are handed out and taken back without a
+//! word; one whose thread has died is replaced.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use sqlx::{ConnectOptions, Connection};
+use tokio::sync::Semaphore;
+
+/// Up to `max` connections, opened when first needed, first come first
+/// served.
+#[derive(Debug)]
+pub(crate) struct SqliteConnections {
+    options: SqliteConnectOptions,
+    idle: Mutex<Vec<SqliteConnection>>,
+    /// One permit per connection that may be handed out now.
+    free: Semaphore,
+    timeout: Duration,
+}
+
+/// A connection, held; given back when dropped.
+pub(crate) struct Held<'a> {
+    from: &'a SqliteConnections,
+    /// Taken only on drop.
+    conn: Option<SqliteConnection>,
+    /// Closed on drop rather than given back.
+    discarded: bool,
+}
+
+impl SqliteConnections {
+    pub(crate) fn new(options: SqliteConnectOptions, max: usize, timeout: Duration) -> Self {
+        Self {
+            options,
+            idle: Mutex::new(Vec::with_capacity(max)),
+            free: Semaphore::new(max),
+            timeout,
+        }
+    }
+
+    /// Opens one connection now (to create the database, and fail early).
+    pub(crate) async fn open_one(&self) -> Result<(), sqlx::Error> {
+        let held = self.acquire().await?;
+        drop(held);
+        Ok(())
+    }
+
+    pub(crate) async fn acquire(&self) -> Result<Held<'_>, sqlx::Error> {
+        let permit = tokio::time::timeout(self.timeout, self.free.acquire())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)?
+            .map_err(|_| sqlx::Error::PoolClosed)?;
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            // If this is cancelled, the permit goes back as it drops.
+            None => self.options.connect().await?,
+        };
+        permit.forget();
+        Ok(Held {
+            from: self,
+            conn: Some(conn),
+            discarded: false,
+        })
+    }
+
+    /// No more connections are handed out; the idle ones are closed.
+    pub(crate) async fn close(&self) {
+        self.free.close();
+        let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|p| p.into_inner()));
+        for conn in idle {
+            let _ = conn.close().await;
+        }
+    }
+}
+
+impl Held<'_> {
+    pub(crate) fn conn(&mut self) -> &mut SqliteConnection {
+        match &mut self.conn {
+            Some(conn) => conn,
+            None => unreachable!("the connection is taken only on drop"),
+        }
+    }
+
+    /// Drops the connection instead of giving it back (the next user gets
+    /// a new one).
+    pub(crate) fn discard(&mut self) {
+        self.discarded = true;
+    }
+
+    /// Drops the connection instead of giving it back if its thread has
+    /// died (the next user gets a new one).
+    pub(crate) fn check<T: Outcome>(&mut self, outcome: &T) {
+        if outcome.worker_died() {
+            tracing::warn!("an SQLite connection's thread has died; opening another");
+            self.discard();
+        }
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take()
+            && !self.discarded
+            && !self.from.free.is_closed()
+        {
+            self.from
+                .idle
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(conn);
+        }
+        self.from.free.add_permits(1);
+    }
+}
+
+/// What a statement answered, as far as the connection's health goes.
+pub(crate) trait Outcome {
+    fn worker_died(&self) -> bool;
+}
+
+impl<T> Outcome for Result<T, sqlx::Error> {
+    fn worker_died(&self) -> bool {
+        matches!(self, Err(sqlx::Error::WorkerCrashed))
+    }
+}
+
+impl<T> Outcome for Result<T, super::StoreError> {
+    fn worker_died(&self) -> bool {
+        matches!(
+            self,
+            Err(super::StoreError::Database(sqlx::Error::WorkerCrashed))
+        )
+    }
+}
+
+/// A thread for the writes of sign-ins (`Store::on_writer_thread`), ended
+/// when this is dropped.
+#[derive(Debug)]
+pub(crate) struct WriterThread {
+    pub(crate) runtime: tokio::runtime::Handle,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl WriterThread {
+    pub(crate) fn start() -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()?;
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || {
+                runtime.block_on(async {
+                    let _ = stopped.await;
+                })
+            })?;
+        Ok(Self {
+            runtime: handle,
+            _stop: stop,
+        })
+    }
+}
