@@ -118,8 +118,8 @@ impl Store {
         if let Some(code) = taken {
             return Ok(Ok(code));
         }
-        let known: Option<i64> = read!(self, |p| sqlx::query_scalar(
-            "SELECT 1 FROM oauth_codes WHERE code_hash = $1"
+        let known: Option<String> = read!(self, |p| sqlx::query_scalar(
+            "SELECT code_hash FROM oauth_codes WHERE code_hash = $1"
         )
         .bind(code_hash)
         .fetch_optional(p)
