@@ -13,6 +13,7 @@ use subtle::ConstantTimeEq;
 
 use crate::config::SecretKey;
 
+pub mod opened_keys;
 pub mod seal;
 
 pub fn random_bytes<const N: usize>() -> [u8; N] {

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::certificates::Certificate;
 use crate::config::SecretKey;
+use crate::crypto::opened_keys::OpenedKeys;
 use crate::crypto::seal::{self, SealError};
 
 /// RSA modulus size: what every identity provider accepts.
@@ -93,6 +94,18 @@ impl SpKey {
     ) -> Result<PKey<Private>, SpKeyError> {
         let der = seal::open(secret, &context(connection_id), &self.private_key)?;
         Ok(PKey::private_key_from_pkcs8(&der)?)
+    }
+
+    /// `private_key`, opened once per instance (see `OpenedKeys`).
+    pub fn private_key_once(
+        &self,
+        secret: &SecretKey,
+        connection_id: &str,
+        opened: &OpenedKeys,
+    ) -> Result<PKey<Private>, SpKeyError> {
+        opened.get_or_open(&context(connection_id), &self.private_key, || {
+            self.private_key(secret, connection_id)
+        })
     }
 }
 

@@ -37,9 +37,9 @@ pub struct Services {
     pub fetcher: Fetcher,
     /// OIDC providers' signing keys, cached on this instance.
     pub jwks: Arc<crate::oidc::jwks::JwksCache>,
-    /// Our current ID-token signing key, opened once per key rather than
-    /// per token (the database still says which key is current).
-    pub(crate) opened_signing_key: Arc<oauth::OpenedKey>,
+    /// Private keys (ID-token signing, SAML SP) opened once rather than
+    /// per use; the database still says which keys are current.
+    pub(crate) opened_keys: Arc<crate::crypto::opened_keys::OpenedKeys>,
 }
 
 impl Services {
@@ -59,7 +59,7 @@ impl Services {
             dns,
             fetcher,
             jwks: Arc::default(),
-            opened_signing_key: Arc::default(),
+            opened_keys: Arc::default(),
         }
     }
 }

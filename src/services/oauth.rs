@@ -180,26 +180,6 @@ pub struct SignedInPerson {
 /// How long an identity-provider-initiated sign-in waits for the host's
 /// authorization request.
 pub const HANDOFF_LIFETIME: Duration = Duration::minutes(5);
-/// The last signing key this instance opened. Decoding a PKCS#8 key and
-/// setting up RSA blinding cost more than the signature itself, so they are
-/// done once per key; which key is current is still read per token.
-#[derive(Default)]
-pub(crate) struct OpenedKey(std::sync::Mutex<Option<(String, PKey<Private>)>>);
-
-impl OpenedKey {
-    fn get(&self, kid: &str) -> Option<PKey<Private>> {
-        let slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        slot.as_ref()
-            .filter(|(k, _)| k == kid)
-            .map(|(_, key)| key.clone())
-    }
-
-    fn set(&self, kid: &str, key: &PKey<Private>) {
-        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        *slot = Some((kid.to_string(), key.clone()));
-    }
-}
-
 const HANDOFF_CONTEXT: &str = "idp-initiated-handoff";
 
 /// An identity-provider-initiated sign-in waiting for the host to ask for
@@ -339,18 +319,14 @@ impl Services {
             Some(k) => k,
             None => self.rotate_signing_key().await?,
         };
-        if let Some(key) = self.opened_signing_key.get(&current.kid) {
-            return Ok((current.kid, key));
-        }
-        let der = seal::open(
-            &self.secret_key,
-            &key_context(&current.kid),
-            &current.private_key,
-        )
-        .map_err(|e| ServiceError::Unexpected(e.into()))?;
-        let key =
-            PKey::private_key_from_pkcs8(&der).map_err(|e| ServiceError::Unexpected(e.into()))?;
-        self.opened_signing_key.set(&current.kid, &key);
+        let context = key_context(&current.kid);
+        let key = self
+            .opened_keys
+            .get_or_open(&context, &current.private_key, || {
+                let der = seal::open(&self.secret_key, &context, &current.private_key)
+                    .map_err(|e| ServiceError::Unexpected(e.into()))?;
+                PKey::private_key_from_pkcs8(&der).map_err(|e| ServiceError::Unexpected(e.into()))
+            })?;
         Ok((current.kid, key))
     }
 

@@ -108,12 +108,13 @@ impl Services {
         };
         let complete = config.is_complete();
         let signer = match config.sp_key.as_ref().filter(|_| config.sign_requests) {
-            Some(pair) => Some(pair.private_key(&self.secret_key, &connection.id).map_err(
-                |e| ServiceError::Refused {
-                    code: "saml_sp_key_unavailable",
-                    message: format!("{}. {SP_KEY_FIX}", sp_key_problem(&e)),
-                },
-            )?),
+            Some(pair) => Some(
+                pair.private_key_once(&self.secret_key, &connection.id, &self.opened_keys)
+                    .map_err(|e| ServiceError::Refused {
+                        code: "saml_sp_key_unavailable",
+                        message: format!("{}. {SP_KEY_FIX}", sp_key_problem(&e)),
+                    })?,
+            ),
             None => None,
         };
         let Some(idp) = config.idp.filter(|_| complete) else {
@@ -183,7 +184,7 @@ impl Services {
         }
         pairs
             .iter()
-            .map(|p| p.private_key(&self.secret_key, &connection.id))
+            .map(|p| p.private_key_once(&self.secret_key, &connection.id, &self.opened_keys))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| {
                 AcsError::new(
