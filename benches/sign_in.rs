@@ -66,6 +66,10 @@ struct Figures {
     idle_rss_kb: u64,
     peak_rss_kb: u64,
     idle_after_kb: u64,
+    /// CPU time per sign-in during the load: the server's, and this
+    /// process's (the load generator's).
+    server_cpu: Duration,
+    client_cpu: Duration,
 }
 
 fn main() {
@@ -126,6 +130,11 @@ async fn run(full: bool) {
             ms(f.p50),
             ms(f.acs_p50),
             ms(f.p99)
+        );
+        println!(
+            "  {label:<10} CPU per sign-in: server {:.2} ms, load generator {:.2} ms",
+            ms(f.server_cpu),
+            ms(f.client_cpu)
         );
         println!(
             "  {label:<10} server memory: idle {:.1} MB before, {:.1} MB after; at most {:.1} MB during the run",
@@ -535,6 +544,7 @@ async fn bench_backend(
         eprintln!("sign-in benchmark: load starts (server pid {pid})");
     }
     let next = Arc::new(AtomicUsize::new(warmup));
+    let cpu_before = (cpu_time("self"), cpu_time(&pid.to_string()));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency().min(count) {
@@ -565,6 +575,11 @@ async fn bench_backend(
         latencies.extend(t.await.expect("load task"));
     }
     let elapsed = started.elapsed();
+    let per_sign_in = |before: Duration, after: Duration| {
+        after.saturating_sub(before) / u32::try_from(count).unwrap_or(u32::MAX)
+    };
+    let client_cpu = per_sign_in(cpu_before.0, cpu_time("self"));
+    let server_cpu = per_sign_in(cpu_before.1, cpu_time(&pid.to_string()));
     running.store(false, Ordering::Relaxed);
     let peak_rss_kb = sampler.join().expect("sampler");
     assert_eq!(latencies.len(), count, "every sign-in completed");
@@ -584,7 +599,28 @@ async fn bench_backend(
         idle_rss_kb,
         peak_rss_kb,
         idle_after_kb,
+        server_cpu,
+        client_cpu,
     }
+}
+
+/// User and system CPU time a process has used so far (`/proc/<pid>/stat`,
+/// in clock ticks of 1/100 s, Linux's usual rate).
+fn cpu_time(pid: &str) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name (which may hold spaces).
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime: fields 14 and 15, the 12th and 13th after the name.
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
 /// ACS validations per second on one thread for a response of the same

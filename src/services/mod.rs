@@ -40,6 +40,8 @@ pub struct Services {
     /// Private keys (ID-token signing, SAML SP) opened once rather than
     /// per use; the database still says which keys are current.
     pub(crate) opened_keys: Arc<crate::crypto::opened_keys::OpenedKeys>,
+    /// Which ID-token signing key is current, read at most once a second.
+    pub(crate) current_signing_key: Arc<oauth::CurrentKey>,
 }
 
 impl Services {
@@ -60,6 +62,7 @@ impl Services {
             fetcher,
             jwks: Arc::default(),
             opened_keys: Arc::default(),
+            current_signing_key: Arc::default(),
         }
     }
 }

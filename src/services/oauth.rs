@@ -180,6 +180,31 @@ pub struct SignedInPerson {
 /// How long an identity-provider-initiated sign-in waits for the host's
 /// authorization request.
 pub const HANDOFF_LIFETIME: Duration = Duration::minutes(5);
+/// How long this instance trusts its last reading of which signing key is
+/// current.
+const CURRENT_KEY_FRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Which signing key is current, as this instance last read it (or made
+/// it). It is read again after `CURRENT_KEY_FRESH`, so a key rotated on
+/// another instance is taken up within a second; the key it replaces
+/// stays published for `KEY_OVERLAP`, so tokens signed meanwhile verify.
+#[derive(Default)]
+pub(crate) struct CurrentKey(std::sync::Mutex<Option<(std::time::Instant, SigningKey)>>);
+
+impl CurrentKey {
+    fn get(&self) -> Option<SigningKey> {
+        let slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        slot.as_ref()
+            .filter(|(read, _)| read.elapsed() < CURRENT_KEY_FRESH)
+            .map(|(_, key)| key.clone())
+    }
+
+    fn set(&self, key: &SigningKey) {
+        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *slot = Some((std::time::Instant::now(), key.clone()));
+    }
+}
+
 const HANDOFF_CONTEXT: &str = "idp-initiated-handoff";
 
 /// An identity-provider-initiated sign-in waiting for the host to ask for
@@ -314,10 +339,18 @@ impl Services {
 
     /// The key that signs now, made on first use.
     async fn signing_key(&self) -> ServiceResult<(String, PKey<Private>)> {
-        let keys = self.store.list_signing_keys().await?;
-        let current = match keys.into_iter().find(|k| k.retired_at.is_none()) {
+        let current = match self.current_signing_key.get() {
             Some(k) => k,
-            None => self.rotate_signing_key().await?,
+            None => {
+                let keys = self.store.list_signing_keys().await?;
+                match keys.into_iter().find(|k| k.retired_at.is_none()) {
+                    Some(k) => {
+                        self.current_signing_key.set(&k);
+                        k
+                    }
+                    None => self.rotate_signing_key().await?,
+                }
+            }
         };
         let context = key_context(&current.kid);
         let key = self
@@ -355,6 +388,7 @@ impl Services {
             retired_at: None,
         };
         self.store.insert_signing_key(&key).await?;
+        self.current_signing_key.set(&key);
         Ok(key)
     }
 
@@ -537,7 +571,9 @@ impl Services {
         person: &SignedInPerson,
         request_id: Option<String>,
     ) -> ServiceResult<String> {
-        let org = self.get_organization(&connection.organization_id).await?;
+        // The organization is not read here: the write takes its default
+        // role for a new member.
+        let org_id = &connection.organization_id;
         let now = self.clock.now();
         let code = crypto::random_token("ghc_");
         let mut claims = Map::new();
@@ -549,7 +585,7 @@ impl Services {
         if let Some(v) = &person.last_name {
             claims.insert("family_name".into(), json!(v));
         }
-        claims.insert("org_id".into(), json!(org.id));
+        claims.insert("org_id".into(), json!(org_id));
         claims.insert("groups".into(), json!(person.groups));
         claims.insert("idp".into(), json!(connection.provider.as_str()));
         claims.insert("connection_id".into(), json!(connection.id));
@@ -559,14 +595,13 @@ impl Services {
         }
         let mapped = mapped_role(&connection.role_mapping, &person.groups);
         let write = SignInWrite {
-            organization_id: org.id.clone(),
+            organization_id: org_id.clone(),
             connection_id: connection.id.clone(),
             subject: person.subject.clone(),
             email: person.email.clone(),
             first_name: person.first_name.clone(),
             last_name: person.last_name.clone(),
-            role: mapped.unwrap_or(&org.default_role).to_string(),
-            role_from_groups: mapped.is_some(),
+            mapped_role: mapped.map(str::to_string),
             new_user_id: ids::new_id(Kind::User),
             now,
             code: Some(CodeWrite {

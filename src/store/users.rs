@@ -19,11 +19,10 @@ pub struct SignInWrite {
     pub email: String,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
-    /// The role a new member gets.
-    pub role: String,
-    /// Whether `role` came from the connection's role mapping: then an
-    /// existing member's role follows it too.
-    pub role_from_groups: bool,
+    /// The role the connection's role mapping gives the person's groups,
+    /// if any: a new member gets it, and an existing member's role follows
+    /// it. Without one a new member gets the organization's default role.
+    pub mapped_role: Option<String>,
     /// A fresh user id, used if the person is new.
     pub new_user_id: String,
     pub now: DateTime<Utc>,
@@ -53,10 +52,10 @@ pub struct SignInRecorded {
 }
 
 /// `sqlite_member_sign_in`'s batch. Its parameters: the connection, the
-/// subject, the time, the names, the organization, whether the role follows
-/// the groups and the role; the code's hash, client, redirect URI,
-/// challenge, claims (less `sub` and `org_role`, filled in here) and
-/// expiry; and the event's id, actor type, id and label, data and request.
+/// subject, the time, the names, the organization and the mapped role; the
+/// code's hash, client, redirect URI, challenge, claims (less `sub` and
+/// `org_role`, filled in here) and expiry; and the event's id, actor type,
+/// id and label, data and request.
 /// Every change is made only if the subject's user is a member, so that
 /// without a membership the batch changes nothing and answers no row.
 const MEMBER_SIGN_IN: &str = "\
@@ -69,17 +68,17 @@ const MEMBER_SIGN_IN: &str = "\
      WHERE id = (SELECT i.user_id FROM sso_identities i JOIN memberships m \
       ON m.organization_id = $6 AND m.user_id = i.user_id \
       WHERE i.connection_id = $1 AND i.subject = $2); \
-    UPDATE memberships SET last_login_at = $3, role = CASE WHEN $7 THEN $8 ELSE role END \
+    UPDATE memberships SET last_login_at = $3, role = COALESCE($7, role) \
      WHERE organization_id = $6 AND user_id = (SELECT user_id FROM sso_identities \
       WHERE connection_id = $1 AND subject = $2); \
     INSERT INTO oauth_codes (code_hash, client_id, redirect_uri, code_challenge, claims, \
      created_at, expires_at) \
-     SELECT $9, $10, $11, $12, json_set($13, '$.sub', m.user_id, '$.org_role', m.role), $3, $14 \
+     SELECT $8, $9, $10, $11, json_set($12, '$.sub', m.user_id, '$.org_role', m.role), $3, $13 \
      FROM sso_identities i JOIN memberships m ON m.organization_id = $6 AND m.user_id = i.user_id \
      WHERE i.connection_id = $1 AND i.subject = $2; \
     INSERT INTO audit_events (id, organization_id, actor_type, actor_id, actor_label, action, \
      target_type, target_id, data, request_id, created_at) \
-     SELECT $15, $6, $16, $17, $18, 'sign_in.succeeded', 'user', i.user_id, $19, $20, $3 \
+     SELECT $14, $6, $15, $16, $17, 'sign_in.succeeded', 'user', i.user_id, $18, $19, $3 \
      FROM sso_identities i JOIN memberships m ON m.organization_id = $6 AND m.user_id = i.user_id \
      WHERE i.connection_id = $1 AND i.subject = $2; \
     SELECT i.user_id, m.role FROM sso_identities i JOIN memberships m \
@@ -170,8 +169,7 @@ impl Store {
             .bind(&w.first_name)
             .bind(&w.last_name)
             .bind(&w.organization_id)
-            .bind(w.role_from_groups)
-            .bind(&w.role)
+            .bind(&w.mapped_role)
             .bind(&code.code_hash)
             .bind(&code.client_id)
             .bind(&code.redirect_uri)
@@ -284,37 +282,36 @@ impl Store {
                 .await?;
             }
             // A member: the login time, and the role if it follows the
-            // groups. Not (or no longer) a member: added with the role.
+            // groups. Not (or no longer) a member: added with the mapped
+            // role, or else the organization's default.
             let update_membership = || {
                 sqlx::query_scalar(
-                    "UPDATE memberships SET last_login_at = $3, \
-                     role = CASE WHEN $4 THEN $5 ELSE role END \
+                    "UPDATE memberships SET last_login_at = $3, role = COALESCE($4, role) \
                      WHERE organization_id = $1 AND user_id = $2 RETURNING role",
                 )
                 .bind(&w.organization_id)
                 .bind(&user_id)
                 .bind(w.now)
-                .bind(w.role_from_groups)
-                .bind(&w.role)
+                .bind(&w.mapped_role)
             };
             let member: Option<String> = update_membership().fetch_optional(&mut *tx).await?;
             let (role, membership_created) = match member {
                 Some(role) => (role, false),
                 None => {
-                    let added = sqlx::query(
+                    let added: Option<String> = sqlx::query_scalar(
                         "INSERT INTO memberships (organization_id, user_id, role, source, joined_at, last_login_at) \
-                         VALUES ($1, $2, $3, 'sso', $4, $4) ON CONFLICT (organization_id, user_id) DO NOTHING",
+                         SELECT $1, $2, COALESCE($3, o.default_role), 'sso', $4, $4 \
+                         FROM organizations o WHERE o.id = $1 \
+                         ON CONFLICT (organization_id, user_id) DO NOTHING RETURNING role",
                     )
                     .bind(&w.organization_id)
                     .bind(&user_id)
-                    .bind(&w.role)
+                    .bind(&w.mapped_role)
                     .bind(w.now)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected()
-                        == 1;
-                    if added {
-                        (w.role.clone(), true)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if let Some(role) = added {
+                        (role, true)
                     } else {
                         // Added by a concurrent sign-in on another instance.
                         (update_membership().fetch_one(&mut *tx).await?, false)

@@ -244,6 +244,68 @@ async fn through_saml_at(
 }
 
 on_both!(
+    a_new_member_gets_the_default_role_and_a_mapped_role_is_followed,
+    |app| {
+        let (org, conn) = saml_org(&app).await;
+        let res = app
+            .api_patch(
+                &format!("/organizations/{org}"),
+                &json!({ "default_role": "viewer" }),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        let host = Host::register(&app).await;
+        let sign_in = |name_id: &'static str| {
+            let (app, conn, host) = (&app, &conn, &host);
+            async move {
+                let (url, _, nonce, verifier) = host.authorize_url("alice@acme.test");
+                let res = through_saml(app, conn, &url, name_id, json!({})).await;
+                let q = query(&location(&res));
+                let (claims, _) = host
+                    .exchange(&q["code"], &nonce, verifier)
+                    .await
+                    .expect("the code exchanges");
+                claims["org_role"].clone()
+            }
+        };
+        assert_eq!(
+            sign_in("alice").await,
+            "viewer",
+            "a new member: the default"
+        );
+        assert_eq!(
+            sign_in("alice").await,
+            "viewer",
+            "a returning member keeps it"
+        );
+        let mapping = |rules: Value| {
+            let (app, conn) = (&app, &conn);
+            async move {
+                let res = app
+                    .api_patch(
+                        &format!("/connections/{}", conn["id"].as_str().expect("id")),
+                        &json!({ "role_mapping": rules }),
+                    )
+                    .await;
+                assert_eq!(res.status(), 200);
+            }
+        };
+        mapping(json!([{ "group": "admins", "role": "admin" }])).await;
+        assert_eq!(
+            sign_in("alice").await,
+            "admin",
+            "the role follows the groups"
+        );
+        mapping(json!([])).await;
+        assert_eq!(
+            sign_in("alice").await,
+            "admin",
+            "without a mapping an existing member's role stays"
+        );
+    }
+);
+
+on_both!(
     a_host_signs_people_in_through_saml_with_a_standard_client,
     |app| {
         let (org, conn) = saml_org(&app).await;
