@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use gatehouse::config::SecretKey;
 
+use crate::helpers::free_port;
+
 const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
 
 fn gatehouse(dir: &std::path::Path) -> Command {
@@ -18,14 +20,6 @@ fn gatehouse(dir: &std::path::Path) -> Command {
         )
         .current_dir(dir);
     cmd
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
 }
 
 #[test]

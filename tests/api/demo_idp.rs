@@ -18,7 +18,7 @@ use gatehouse::demo_idp::DemoIdp;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{TestApp, admin_of, error_code, on_both};
+use crate::helpers::{TestApp, admin_of, error_code, free_port, on_both};
 
 /// The OpenID Connect half.
 mod oidc;
@@ -525,14 +525,6 @@ impl Drop for Demo {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
 }
 
 impl Demo {

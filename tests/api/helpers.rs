@@ -776,3 +776,12 @@ fn capture_logs() {
             .try_init();
     });
 }
+
+/// A free port on 127.0.0.1, for a process a test starts on its own.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
