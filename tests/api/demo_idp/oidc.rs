@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::{
     Demo, HOST_CALLBACK, activate, browser, hidden, host_authorize, location, query, set,
-    spawn_idp, tab_post, unescape,
+    spawn_idp, tab_post, tampered, unescape,
 };
 use crate::helpers::{Backend, TestApp, admin_of, error_code, on_both, spawn_app};
 
@@ -499,7 +499,7 @@ async fn the_demo_oidc_provider_refuses_what_it_must() {
     };
     let mac = hidden(&page, "mac").expect("mac");
     let mut fields = good.clone();
-    set(&mut fields, "mac", &format!("A{}", &mac[1..]));
+    set(&mut fields, "mac", &tampered(&mac));
     let (status, html) = refused(fields).await;
     assert_eq!(status, 400);
     assert!(html.contains("fields were changed"), "{html}");
