@@ -510,9 +510,9 @@ async fn bench_backend(
     let warmup = if full { 400 } else { 0 };
     let prepared = Arc::new(prepare(&server, &setup, count + warmup).await);
     let http = no_redirects();
-    for p in prepared.iter().take(warmup) {
-        sign_in(&http, &server.base, &setup, p).await;
-    }
+    // At the load's concurrency, so its connections are open before the
+    // clock starts.
+    drive(&http, &server.base, &setup, &prepared, 0..warmup).await;
 
     // Memory is sampled from another thread while the load runs.
     let running = Arc::new(AtomicBool::new(true));
@@ -543,37 +543,16 @@ async fn bench_backend(
     if full {
         eprintln!("sign-in benchmark: load starts (server pid {pid})");
     }
-    let next = Arc::new(AtomicUsize::new(warmup));
     let cpu_before = (cpu_time("self"), cpu_time(&pid.to_string()));
     let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..concurrency().min(count) {
-        let (http, next, setup, prepared, base) = (
-            http.clone(),
-            next.clone(),
-            setup.clone(),
-            prepared.clone(),
-            server.base.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(p) = prepared.get(i) else {
-                    return latencies;
-                };
-                let t = Instant::now();
-                let (claims, acs_time) = sign_in(&http, &base, &setup, p).await;
-                latencies.push((t.elapsed(), acs_time));
-                assert_eq!(claims["email"], p.email, "the right person");
-                assert_eq!(claims["nonce"], p.nonce.as_str());
-            }
-        }));
-    }
-    let mut latencies = Vec::with_capacity(count);
-    for t in tasks {
-        latencies.extend(t.await.expect("load task"));
-    }
+    let latencies = drive(
+        &http,
+        &server.base,
+        &setup,
+        &prepared,
+        warmup..warmup + count,
+    )
+    .await;
     let elapsed = started.elapsed();
     let per_sign_in = |before: Duration, after: Duration| {
         after.saturating_sub(before) / u32::try_from(count).unwrap_or(u32::MAX)
@@ -602,6 +581,48 @@ async fn bench_backend(
         server_cpu,
         client_cpu,
     }
+}
+
+/// The sign-ins `range` of `prepared`, made by concurrent tasks; answers
+/// each one's total and ACS latency.
+async fn drive(
+    http: &reqwest::Client,
+    base: &str,
+    setup: &Arc<Setup>,
+    prepared: &Arc<Vec<Prepared>>,
+    range: std::ops::Range<usize>,
+) -> Vec<(Duration, Duration)> {
+    let next = Arc::new(AtomicUsize::new(range.start));
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency().min(range.len()) {
+        let (http, next, setup, prepared, base, end) = (
+            http.clone(),
+            next.clone(),
+            setup.clone(),
+            prepared.clone(),
+            base.to_string(),
+            range.end,
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(p) = prepared.get(i).filter(|_| i < end) else {
+                    return latencies;
+                };
+                let t = Instant::now();
+                let (claims, acs_time) = sign_in(&http, &base, &setup, p).await;
+                latencies.push((t.elapsed(), acs_time));
+                assert_eq!(claims["email"], p.email, "the right person");
+                assert_eq!(claims["nonce"], p.nonce.as_str());
+            }
+        }));
+    }
+    let mut latencies = Vec::with_capacity(range.len());
+    for t in tasks {
+        latencies.extend(t.await.expect("load task"));
+    }
+    latencies
 }
 
 /// User and system CPU time a process has used so far (`/proc/<pid>/stat`,

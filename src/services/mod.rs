@@ -42,6 +42,8 @@ pub struct Services {
     pub(crate) opened_keys: Arc<crate::crypto::opened_keys::OpenedKeys>,
     /// Which ID-token signing key is current, read at most once a second.
     pub(crate) current_signing_key: Arc<oauth::CurrentKey>,
+    /// OAuth clients, read once each (they never change).
+    pub(crate) known_clients: Arc<oauth::KnownClients>,
 }
 
 impl Services {
@@ -63,6 +65,7 @@ impl Services {
             jwks: Arc::default(),
             opened_keys: Arc::default(),
             current_signing_key: Arc::default(),
+            known_clients: Arc::default(),
         }
     }
 }

@@ -4,6 +4,8 @@
 //! when the identity provider answers, and the code, token and userinfo
 //! endpoints' logic. ID tokens are RS256, signed with keys sealed at rest.
 
+use std::collections::HashMap;
+
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chrono::Duration;
@@ -22,7 +24,7 @@ use crate::domain::audit::{Actor, ChangeContext, NewEvent};
 use crate::domain::connections::{Connection, Protocol, State, mapped_role};
 use crate::domain::domains::{self, Purpose, Status};
 use crate::ids::{self, Kind};
-use crate::store::oauth::{OauthClient, SigningKey};
+use crate::store::oauth::{NewAccessToken, OauthClient, OauthCode, Redemption, SigningKey};
 use crate::store::users::{CodeWrite, SignInWrite};
 
 /// How long the host has to exchange a code.
@@ -74,6 +76,51 @@ pub struct OauthError {
     pub status: u16,
     pub error: &'static str,
     pub description: String,
+}
+
+/// The claims of the tokens a code is redeemed for, if the code may be
+/// redeemed by this client with this request (RFC 6749 §4.1.3, RFC 7636).
+fn token_claims(
+    code: &OauthCode,
+    client_id: &str,
+    redirect_uri: Option<&str>,
+    verifier: &str,
+    issuer: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Value, OauthError> {
+    if code.client_id != client_id {
+        return Err(oauth_error(
+            400,
+            "invalid_grant",
+            "the code was issued to another client",
+        ));
+    }
+    if now >= code.expires_at {
+        return Err(oauth_error(400, "invalid_grant", "the code has expired"));
+    }
+    if redirect_uri != Some(code.redirect_uri.as_str()) {
+        return Err(oauth_error(
+            400,
+            "invalid_grant",
+            "redirect_uri does not match the authorization request",
+        ));
+    }
+    if let Some(challenge) = &code.code_challenge {
+        let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+        if !crypto::constant_time_eq(&computed, challenge) {
+            return Err(oauth_error(
+                400,
+                "invalid_grant",
+                "code_verifier does not match the code_challenge",
+            ));
+        }
+    }
+    let mut claims: Map<String, Value> = serde_json::from_str(&code.claims).unwrap_or_default();
+    claims.insert("iss".into(), json!(issuer));
+    claims.insert("aud".into(), json!(client_id));
+    claims.insert("iat".into(), json!(now.timestamp()));
+    claims.insert("exp".into(), json!((now + TOKEN_LIFETIME).timestamp()));
+    Ok(Value::Object(claims))
 }
 
 fn oauth_error(status: u16, error: &'static str, description: impl Into<String>) -> OauthError {
@@ -205,6 +252,29 @@ impl CurrentKey {
     }
 }
 
+/// OAuth clients read so far. A client never changes once registered
+/// (nothing edits or removes one), so one read serves for good; unknown ids
+/// are not remembered. Bounded: when full it starts over.
+#[derive(Default)]
+pub(crate) struct KnownClients(std::sync::Mutex<HashMap<String, OauthClient>>);
+
+const KNOWN_CLIENTS_MAX: usize = 1024;
+
+impl KnownClients {
+    fn get(&self, id: &str) -> Option<OauthClient> {
+        let known = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        known.get(id).cloned()
+    }
+
+    fn add(&self, client: &OauthClient) {
+        let mut known = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if known.len() >= KNOWN_CLIENTS_MAX {
+            known.clear();
+        }
+        known.insert(client.id.clone(), client.clone());
+    }
+}
+
 const HANDOFF_CONTEXT: &str = "idp-initiated-handoff";
 
 /// An identity-provider-initiated sign-in waiting for the host to ask for
@@ -333,6 +403,21 @@ impl Services {
         Ok((client, secret))
     }
 
+    /// A registered client, if `id` is well formed and names one.
+    async fn oauth_client(&self, id: &str) -> ServiceResult<Option<OauthClient>> {
+        if !ids::is_well_formed(Kind::Client, id) {
+            return Ok(None);
+        }
+        if let Some(client) = self.known_clients.get(id) {
+            return Ok(Some(client));
+        }
+        let client = self.store.get_oauth_client(id).await?;
+        if let Some(client) = &client {
+            self.known_clients.add(client);
+        }
+        Ok(client)
+    }
+
     pub async fn list_oauth_clients(&self) -> ServiceResult<Vec<OauthClient>> {
         Ok(self.store.list_oauth_clients().await?)
     }
@@ -418,10 +503,8 @@ impl Services {
         handoff: Option<Handoff>,
     ) -> ServiceResult<Authorize> {
         let client = match p.client_id.as_deref() {
-            Some(id) if ids::is_well_formed(Kind::Client, id) => {
-                self.store.get_oauth_client(id).await?
-            }
-            _ => None,
+            Some(id) => self.oauth_client(id).await?,
+            None => None,
         };
         let Some(client) = client else {
             return Ok(Authorize::Page("oauth_client_unknown"));
@@ -672,16 +755,12 @@ impl Services {
             .as_deref()
             .or(p.client_secret.as_deref())
             .unwrap_or_default();
-        let client = match ids::is_well_formed(Kind::Client, client_id) {
-            true => self
-                .store
-                .get_oauth_client(client_id)
-                .await
-                .map_err(|e| internal(e.into()))?,
-            false => None,
-        }
-        .filter(|c| crypto::constant_time_eq(&c.secret_hash, &client_secret_hash(secret)))
-        .ok_or_else(|| oauth_error(401, "invalid_client", "client authentication failed"))?;
+        let client = self
+            .oauth_client(client_id)
+            .await
+            .map_err(internal)?
+            .filter(|c| crypto::constant_time_eq(&c.secret_hash, &client_secret_hash(secret)))
+            .ok_or_else(|| oauth_error(401, "invalid_client", "client authentication failed"))?;
         if p.grant_type.as_deref() != Some("authorization_code") {
             return Err(oauth_error(
                 400,
@@ -691,70 +770,49 @@ impl Services {
         }
         let now = self.clock.now();
         let code_hash = crypto::token_hash(p.code.as_deref().unwrap_or_default());
-        let code = match self
+        let access_token = crypto::random_token("ghat_");
+        let check = {
+            let (client_id, issuer) = (client.id.clone(), self.issuer());
+            let redirect_uri = p.redirect_uri.clone();
+            let verifier = p.code_verifier.clone().unwrap_or_default();
+            let token_hash = crypto::token_hash(&access_token);
+            move |code: &OauthCode| {
+                let claims = token_claims(
+                    code,
+                    &client_id,
+                    redirect_uri.as_deref(),
+                    &verifier,
+                    &issuer,
+                    now,
+                )?;
+                let token = NewAccessToken {
+                    token_hash,
+                    claims: claims.to_string(),
+                    expires_at: now + TOKEN_LIFETIME,
+                };
+                Ok((claims, token))
+            }
+        };
+        let claims = match self
             .store
-            .consume_oauth_code(&code_hash, now)
+            .redeem_oauth_code(&code_hash, now, check)
             .await
             .map_err(|e| internal(e.into()))?
         {
-            Ok(code) => code,
-            Err(true) => {
+            Redemption::Issued(claims) => claims,
+            Redemption::Refused(error) => return Err(error),
+            Redemption::Used => {
                 return Err(oauth_error(
                     400,
                     "invalid_grant",
                     "the code was already used",
                 ));
             }
-            Err(false) => return Err(oauth_error(400, "invalid_grant", "unknown code")),
+            Redemption::Unknown => return Err(oauth_error(400, "invalid_grant", "unknown code")),
         };
-        if code.client_id != client.id {
-            return Err(oauth_error(
-                400,
-                "invalid_grant",
-                "the code was issued to another client",
-            ));
-        }
-        if now >= code.expires_at {
-            return Err(oauth_error(400, "invalid_grant", "the code has expired"));
-        }
-        if p.redirect_uri.as_deref() != Some(code.redirect_uri.as_str()) {
-            return Err(oauth_error(
-                400,
-                "invalid_grant",
-                "redirect_uri does not match the authorization request",
-            ));
-        }
-        if let Some(challenge) = &code.code_challenge {
-            let verifier = p.code_verifier.as_deref().unwrap_or_default();
-            let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-            if !crypto::constant_time_eq(&computed, challenge) {
-                return Err(oauth_error(
-                    400,
-                    "invalid_grant",
-                    "code_verifier does not match the code_challenge",
-                ));
-            }
-        }
-        let mut claims: Map<String, Value> = serde_json::from_str(&code.claims).unwrap_or_default();
-        claims.insert("iss".into(), json!(self.issuer()));
-        claims.insert("aud".into(), json!(client.id));
-        claims.insert("iat".into(), json!(now.timestamp()));
-        claims.insert("exp".into(), json!((now + TOKEN_LIFETIME).timestamp()));
         let (kid, key) = self.signing_key().await.map_err(internal)?;
-        let claims = Value::Object(claims);
         let id_token =
             jwt(&key, &kid, &claims).map_err(|e| internal(ServiceError::Unexpected(e)))?;
-        let access_token = crypto::random_token("ghat_");
-        self.store
-            .insert_access_token(
-                &crypto::token_hash(&access_token),
-                &client.id,
-                &claims.to_string(),
-                now,
-                now + TOKEN_LIFETIME,
-            )
-            .await
-            .map_err(|e| internal(e.into()))?;
         Ok(json!({
             "access_token": access_token,
             "id_token": id_token,

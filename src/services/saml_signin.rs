@@ -25,6 +25,9 @@ use crate::store::saml::{Acceptance, SamlFlow};
 /// How long the identity provider has to answer a request.
 pub const FLOW_LIFETIME: Duration = Duration::minutes(10);
 const RELAY_STATE_PREFIX: &str = "ghr_";
+/// Responses up to this size (base64, as posted) are checked on the worker
+/// that received them.
+const INLINE_CHECK_MAX_BYTES: usize = 48 * 1024;
 
 /// Why a sign-in is being started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -297,11 +300,9 @@ impl Services {
             },
             None => Expectation::Unsolicited,
         };
-        // Signature checking is CPU work in a C library: off the async workers.
-        let response = saml_response.to_string();
-        let validated = tokio::task::spawn_blocking(move || {
+        let check = move |response: &str| {
             acs::validate(
-                &response,
+                response,
                 Settings {
                     idp: &idp,
                     sp: &urls,
@@ -311,9 +312,20 @@ impl Services {
                 &expectation,
                 now,
             )
-        })
-        .await
-        .map_err(|e| unexpected(ServiceError::Unexpected(e.into())))?
+        };
+        // Checking a response of ordinary size takes a fraction of a
+        // millisecond, less than handing it to another thread and back
+        // costs; a large one (a great many groups, or an attacker's) goes to
+        // the blocking pool, so the requests sharing this worker do not wait
+        // behind it.
+        let validated = if saml_response.len() <= INLINE_CHECK_MAX_BYTES {
+            check(saml_response)
+        } else {
+            let response = saml_response.to_string();
+            tokio::task::spawn_blocking(move || check(&response))
+                .await
+                .map_err(|e| unexpected(ServiceError::Unexpected(e.into())))?
+        }
         .map_err(&with_context)?;
 
         // Replay: an assertion is accepted once, and a flow completed once,

@@ -18,7 +18,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 
-use self::sqlite::{SqliteConnections, WriterThread};
+use self::sqlite::{SqliteConnections, WRITER_CHECKPOINT_PAGES, WriterThread};
 
 use crate::config::DatabaseUrl;
 
@@ -139,14 +139,20 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(5))
                 .foreign_keys(true);
-            let write = SqliteConnections::new(options.clone(), 1, Duration::from_secs(10));
+            let writer_options = options
+                .clone()
+                .pragma("wal_autocheckpoint", WRITER_CHECKPOINT_PAGES.to_string());
+            let write = SqliteConnections::new(writer_options, 1, Duration::from_secs(10));
             write.open_one().await?;
-            let read = SqliteConnections::new(options, SQLITE_READERS, Duration::from_secs(5));
+            let read =
+                SqliteConnections::new(options.clone(), SQLITE_READERS, Duration::from_secs(5));
             read.open_one().await?;
+            let writer_thread = WriterThread::start().map_err(sqlx::Error::Io)?;
+            writer_thread.runtime.spawn(sqlite::checkpoints(options));
             Backend::Sqlite {
                 read: Arc::new(read),
                 write: Arc::new(write),
-                writer_thread: Arc::new(WriterThread::start().map_err(sqlx::Error::Io)?),
+                writer_thread: Arc::new(writer_thread),
             }
         };
         Ok(Self { backend })

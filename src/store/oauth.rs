@@ -34,6 +34,27 @@ pub struct OauthCode {
     pub expires_at: DateTime<Utc>,
 }
 
+/// An access token to store, by its hash, with the claims userinfo answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAccessToken {
+    pub token_hash: String,
+    pub claims: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What became of a code handed in for tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redemption<T, E> {
+    /// Taken, accepted, and its access token stored.
+    Issued(T),
+    /// Taken, and refused by the caller's check (it stays used).
+    Refused(E),
+    /// Used before.
+    Used,
+    /// Never issued (or forgotten since it expired).
+    Unknown,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SigningKey {
     pub kid: String,
@@ -94,29 +115,55 @@ impl Store {
         .await)?)
     }
 
-    /// Takes a code: answers it if it was unused, and marks it used in the
-    /// same statement, so it works once across instances. A code used
-    /// before answers `Err(true)`, an unknown one `Err(false)`.
-    pub async fn consume_oauth_code(
+    /// Redeems a code: takes it if it was unused (marking it used in the
+    /// same statement, so it works once across instances) and, if `check`
+    /// accepts it, stores the access token `check` answers, all on one trip
+    /// to the writer. `check` runs there, so it must be quick.
+    pub async fn redeem_oauth_code<T, E>(
         &self,
         code_hash: &str,
         now: DateTime<Utc>,
-    ) -> StoreResult<Result<OauthCode, bool>> {
+        check: impl FnOnce(&OauthCode) -> Result<(T, NewAccessToken), E> + Send + 'static,
+    ) -> StoreResult<Redemption<T, E>>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+    {
         let hash = code_hash.to_string();
-        let taken: Option<OauthCode> = self
+        let taken = self
             .on_writer_thread(move |store| async move {
-                Ok(write!(store, |p| sqlx::query_as(
+                let code: Option<OauthCode> = write!(store, |p| sqlx::query_as(
                     "UPDATE oauth_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL \
                      RETURNING client_id, redirect_uri, code_challenge, claims, expires_at"
                 )
                 .bind(&hash)
                 .bind(now)
                 .fetch_optional(p)
-                .await)?)
+                .await)?;
+                let Some(code) = code else {
+                    return Ok(None);
+                };
+                let (answer, token) = match check(&code) {
+                    Ok(issued) => issued,
+                    Err(refused) => return Ok(Some(Redemption::Refused(refused))),
+                };
+                write!(store, |p| sqlx::query(
+                    "INSERT INTO oauth_access_tokens (token_hash, client_id, claims, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5)"
+                )
+                .bind(&token.token_hash)
+                .bind(&code.client_id)
+                .bind(&token.claims)
+                .bind(now)
+                .bind(token.expires_at)
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected()))?;
+                Ok(Some(Redemption::Issued(answer)))
             })
             .await?;
-        if let Some(code) = taken {
-            return Ok(Ok(code));
+        if let Some(redemption) = taken {
+            return Ok(redemption);
         }
         let known: Option<String> = read!(self, |p| sqlx::query_scalar(
             "SELECT code_hash FROM oauth_codes WHERE code_hash = $1"
@@ -124,38 +171,10 @@ impl Store {
         .bind(code_hash)
         .fetch_optional(p)
         .await)?;
-        Ok(Err(known.is_some()))
-    }
-
-    pub async fn insert_access_token(
-        &self,
-        token_hash: &str,
-        client_id: &str,
-        claims: &str,
-        now: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        let (token_hash, client_id, claims) = (
-            token_hash.to_string(),
-            client_id.to_string(),
-            claims.to_string(),
-        );
-        self.on_writer_thread(move |store| async move {
-            write!(store, |p| sqlx::query(
-                "INSERT INTO oauth_access_tokens (token_hash, client_id, claims, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5)"
-            )
-            .bind(&token_hash)
-            .bind(&client_id)
-            .bind(&claims)
-            .bind(now)
-            .bind(expires_at)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))?;
-            Ok(())
+        Ok(match known {
+            Some(_) => Redemption::Used,
+            None => Redemption::Unknown,
         })
-        .await
     }
 
     /// The claims of an unexpired access token.

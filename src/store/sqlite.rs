@@ -171,3 +171,49 @@ impl WriterThread {
         })
     }
 }
+
+/// How many pages the write-ahead log may hold before the writer copies
+/// them into the database file itself, as a backstop (SQLite's default is
+/// 1000); `checkpoints` normally does it long before.
+pub(crate) const WRITER_CHECKPOINT_PAGES: u32 = 10_000;
+
+/// How often `checkpoints` copies the log into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// Copies the write-ahead log into the database file, on a connection of
+/// its own, until the runtime it runs on ends.
+///
+/// Left to SQLite, the connection that commits does this every 1000 pages,
+/// syncing both files to disk before the commit returns, while every write
+/// behind it waits: under a steady stream of sign-ins that was the longest
+/// wait most of them met. Here the copying and its syncs run beside the
+/// writes (a passive checkpoint takes no lock a writer needs). The log can
+/// only start over from its beginning once everything in it is copied,
+/// which a stream of writes may keep from happening; the writer's own
+/// checkpoint at `WRITER_CHECKPOINT_PAGES` then finds little left to copy.
+pub(crate) async fn checkpoints(options: SqliteConnectOptions) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut conn: Option<SqliteConnection> = None;
+    loop {
+        tick.tick().await;
+        let c = match &mut conn {
+            Some(c) => c,
+            None => match options.connect().await {
+                Ok(c) => conn.insert(c),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the SQLite checkpoint connection could not open");
+                    continue;
+                }
+            },
+        };
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&mut *c)
+            .await
+        {
+            tracing::warn!(error = %e, "an SQLite checkpoint failed");
+            // Opened afresh next time.
+            conn = None;
+        }
+    }
+}

@@ -26,5 +26,6 @@ mod portal;
 mod problems;
 mod saml;
 mod saml_keys;
+mod storage;
 mod test_step;
 mod webhooks;
