@@ -14,7 +14,7 @@ use super::{ServiceError, ServiceResult, Services};
 use crate::crypto;
 use crate::domain::connections::{Connection, Protocol, State};
 use crate::domain::domains::{self, Purpose, Status};
-use crate::ids::Kind;
+use crate::ids::{self, Kind};
 use crate::saml::acs::{self, AcsError, CLOCK_SKEW, Expectation, Settings};
 use crate::saml::config::{Binding, SamlConfig};
 use crate::saml::identity::{self, Identity};
@@ -205,34 +205,34 @@ impl Services {
         relay_state: Option<&str>,
     ) -> Result<SamlSignIn, SamlFailure> {
         let unexpected = |e: ServiceError| fail(AcsError::new("internal_error", e.to_string()));
-        let connection = match self.get_connection(connection_id).await {
-            Ok(c) if c.protocol() == Protocol::Saml => c,
-            Ok(_) | Err(ServiceError::NotFound { .. }) => {
+        // RelayState: ours, for this connection, unused and fresh; or absent
+        // for identity-provider-initiated sign-in where allowed. The flow it
+        // names is read with the connection.
+        let relay_state = relay_state.map(str::trim).filter(|r| !r.is_empty());
+        let found = match ids::is_well_formed(Kind::Connection, connection_id) {
+            true => self
+                .store
+                .get_connection_and_saml_flow(
+                    connection_id,
+                    relay_state.map(crypto::token_hash).as_deref(),
+                )
+                .await
+                .map_err(|e| unexpected(e.into()))?,
+            false => None,
+        };
+        let (connection, flow) = match found {
+            Some((c, flow)) if c.protocol() == Protocol::Saml => (c, flow),
+            _ => {
                 return Err(fail(AcsError::new(
                     "saml_connection_unknown",
                     "No SAML connection has the id in this ACS URL.",
                 )));
             }
-            Err(e) => return Err(unexpected(e)),
         };
         let now = self.clock.now();
 
-        // RelayState: ours, for this connection, unused and fresh; or absent
-        // for identity-provider-initiated sign-in where allowed.
-        let relay_state = relay_state.map(str::trim).filter(|r| !r.is_empty());
-        let flow = match relay_state {
-            Some(relay) => {
-                let flow = self
-                    .store
-                    .find_saml_flow(&crypto::token_hash(relay))
-                    .await
-                    .map_err(|e| unexpected(e.into()))?
-                    .ok_or_else(|| {
-                        fail(AcsError::new(
-                            "saml_response_relaystate_invalid",
-                            "The RelayState was not issued by Gatehouse, or has been cut off.",
-                        ))
-                    })?;
+        let flow = match (relay_state, flow) {
+            (Some(_), Some(flow)) => {
                 if flow.connection_id != connection.id {
                     return Err(fail(AcsError {
                         expected: Some(flow.connection_id.clone()),
@@ -245,8 +245,14 @@ impl Services {
                 }
                 Some(flow)
             }
-            None if connection.allow_idp_initiated => None,
-            None => {
+            (Some(_), None) => {
+                return Err(fail(AcsError::new(
+                    "saml_response_relaystate_invalid",
+                    "The RelayState was not issued by Gatehouse, or has been cut off.",
+                )));
+            }
+            (None, _) if connection.allow_idp_initiated => None,
+            (None, _) => {
                 return Err(fail(AcsError::new(
                     "saml_response_relaystate_missing",
                     "The response carries no RelayState, so it cannot be matched to a sign-in started here. Start the sign-in from the application; signing in from the identity provider's dashboard is not enabled for this connection.",

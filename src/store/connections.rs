@@ -8,8 +8,8 @@ use crate::domain::audit::{ChangeContext, NewEvent};
 use crate::domain::connections::{Connection, Lifecycle, Provider, State};
 
 #[derive(sqlx::FromRow)]
-struct Row {
-    id: String,
+pub(super) struct Row {
+    pub(super) id: String,
     organization_id: String,
     provider: String,
     state: String,
@@ -55,7 +55,7 @@ impl TryFrom<Row> for Connection {
     }
 }
 
-const COLUMNS: &str = "id, organization_id, provider, state, allow_subdomains, allow_idp_initiated, role_mapping, \
+pub(super) const COLUMNS: &str = "id, organization_id, provider, state, allow_subdomains, allow_idp_initiated, role_mapping, \
     config_version, config, tested_version, live_version, live_config, created_at, updated_at, activated_at";
 
 fn role_mapping_json(c: &Connection) -> String {

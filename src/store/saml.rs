@@ -4,7 +4,9 @@
 
 use chrono::{DateTime, Utc};
 
+use super::connections::{COLUMNS as CONNECTION_COLUMNS, Row as ConnectionRow};
 use super::{Backend, Store, StoreError, StoreResult, read, write};
+use crate::domain::connections::Connection;
 
 /// What became of a validated response at the replay checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +29,27 @@ pub struct SamlFlow {
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub used_at: Option<DateTime<Utc>>,
+}
+
+/// A connection's row with the flow columns of `get_connection_and_saml_flow`.
+#[derive(sqlx::FromRow)]
+struct ConnectionAndFlow {
+    #[sqlx(flatten)]
+    connection: ConnectionRow,
+    flow_id: Option<String>,
+    flow_connection_id: Option<String>,
+    flow_purpose: Option<String>,
+    flow_context: Option<String>,
+    flow_created_at: Option<DateTime<Utc>>,
+    flow_expires_at: Option<DateTime<Utc>>,
+    flow_used_at: Option<DateTime<Utc>>,
+}
+
+fn incomplete_flow(connection: &ConnectionRow) -> StoreError {
+    StoreError::Corrupt(format!(
+        "a SAML flow of connection {} lacks its times",
+        connection.id
+    ))
 }
 
 const REMEMBER_ASSERTION: &str =
@@ -62,14 +85,46 @@ impl Store {
         Ok(())
     }
 
-    pub async fn find_saml_flow(&self, relay_state_hash: &str) -> StoreResult<Option<SamlFlow>> {
-        Ok(read!(self, |p| sqlx::query_as(
-            "SELECT id, connection_id, purpose, context, created_at, expires_at, used_at \
-             FROM saml_requests WHERE relay_state_hash = $1"
-        )
-        .bind(relay_state_hash)
-        .fetch_optional(p)
-        .await)?)
+    /// A connection by id and, in the same read, the SAML flow a RelayState
+    /// (by its hash) names, whichever connection that flow belongs to: the
+    /// caller checks it is this one. `None` if there is no such connection.
+    pub async fn get_connection_and_saml_flow(
+        &self,
+        connection_id: &str,
+        relay_state_hash: Option<&str>,
+    ) -> StoreResult<Option<(Connection, Option<SamlFlow>)>> {
+        let sql = format!(
+            "SELECT {CONNECTION_COLUMNS}, f.* FROM connections LEFT JOIN (\
+             SELECT id AS flow_id, connection_id AS flow_connection_id, purpose AS flow_purpose, \
+             context AS flow_context, created_at AS flow_created_at, expires_at AS flow_expires_at, \
+             used_at AS flow_used_at FROM saml_requests WHERE relay_state_hash = $2) f ON TRUE \
+             WHERE id = $1"
+        );
+        let row: Option<ConnectionAndFlow> = read!(self, |p| sqlx::query_as(&sql)
+            .bind(connection_id)
+            .bind(relay_state_hash)
+            .fetch_optional(p)
+            .await)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let flow = match row.flow_id {
+            Some(id) => Some(SamlFlow {
+                id,
+                connection_id: row.flow_connection_id.unwrap_or_default(),
+                purpose: row.flow_purpose.unwrap_or_default(),
+                context: row.flow_context.unwrap_or_default(),
+                created_at: row
+                    .flow_created_at
+                    .ok_or_else(|| incomplete_flow(&row.connection))?,
+                expires_at: row
+                    .flow_expires_at
+                    .ok_or_else(|| incomplete_flow(&row.connection))?,
+                used_at: row.flow_used_at,
+            }),
+            None => None,
+        };
+        Ok(Some((Connection::try_from(row.connection)?, flow)))
     }
 
     /// Accepts a validated response: records its assertion ID until

@@ -207,6 +207,16 @@ on_both!(idp_initiated_sign_in_works_only_when_allowed, |app| {
     assert_eq!(code.as_deref(), Some("saml_response_relaystate_missing"));
     let (_, code, _) = strict.post(&app, &response, Some("ghr_not_ours")).await;
     assert_eq!(code.as_deref(), Some("saml_response_relaystate_invalid"));
+    for unknown in ["conn_01jzzzzzzzzzzzzzzzzzzzzzzz", "not-an-id"] {
+        let (_, code, _) = strict
+            .post_to(&app, unknown, &response, Some("ghr_not_ours"))
+            .await;
+        assert_eq!(
+            code.as_deref(),
+            Some("saml_connection_unknown"),
+            "an ACS URL naming no connection: {unknown}"
+        );
+    }
     let (request_id, relay) = saml.start(&app, FlowPurpose::Test).await;
     let _ = request_id;
     let (_, code, _) = saml
