@@ -212,7 +212,7 @@ impl Services {
         let found = match ids::is_well_formed(Kind::Connection, connection_id) {
             true => self
                 .store
-                .get_connection_and_saml_flow(
+                .get_connection_for_acs(
                     connection_id,
                     relay_state.map(crypto::token_hash).as_deref(),
                 )
@@ -220,8 +220,10 @@ impl Services {
                 .map_err(|e| unexpected(e.into()))?,
             false => None,
         };
-        let (connection, flow) = match found {
-            Some((c, flow)) if c.protocol() == Protocol::Saml => (c, flow),
+        let (connection, flow, sso_domains) = match found {
+            Some(found) if found.connection.protocol() == Protocol::Saml => {
+                (found.connection, found.flow, found.sso_domains)
+            }
             _ => {
                 return Err(fail(AcsError::new(
                     "saml_connection_unknown",
@@ -368,16 +370,15 @@ impl Services {
 
         let identity =
             identity::map(&validated, &config.attribute_mapping).map_err(&with_context)?;
-        self.check_email_domain(
+        let email_domain = domains::email_domain(&identity.email).unwrap_or_default();
+        verified_domain_check(
             &connection,
-            &identity.email,
+            &sso_domains,
+            Some(&email_domain),
             "saml_email_address_domain_mismatch",
+            EMAIL_DOMAIN_MISMATCH,
         )
-        .await
-        .map_err(|e| match e {
-            Ok(error) => with_context(error),
-            Err(e) => unexpected(e),
-        })?;
+        .map_err(&with_context)?;
         Ok(SamlSignIn {
             connection,
             identity,
@@ -394,13 +395,8 @@ impl Services {
         code: &'static str,
     ) -> Result<(), Result<AcsError, ServiceError>> {
         let email_domain = domains::email_domain(email).unwrap_or_default();
-        self.check_verified_domain(
-            connection,
-            Some(&email_domain),
-            code,
-            "The user's email address is not at a verified domain of this organization.",
-        )
-        .await
+        self.check_verified_domain(connection, Some(&email_domain), code, EMAIL_DOMAIN_MISMATCH)
+            .await
     }
 
     /// `domain` must be a verified SSO domain of the connection's
@@ -417,25 +413,42 @@ impl Services {
             .list_domains(&connection.organization_id)
             .await
             .map_err(|e| Err(e.into()))?;
-        let sso: Vec<&str> = domains
-            .iter()
+        let mut sso: Vec<String> = domains
+            .into_iter()
             .filter(|d| d.status == Status::Verified && d.purpose == Purpose::Sso)
-            .map(|d| d.domain.as_str())
+            .map(|d| d.domain)
             .collect();
-        if let Some(domain) = domain
-            && sso
-                .iter()
-                .any(|d| domains::domain_matches(domain, d, connection.allow_subdomains))
-        {
-            return Ok(());
-        }
-        let expected = if sso.is_empty() {
-            "(no verified SSO domain)".to_string()
-        } else {
-            sso.join(", ")
-        };
-        Err(Ok(AcsError::mismatch(code, detail, &expected, domain)))
+        sso.sort();
+        verified_domain_check(connection, &sso, domain, code, detail).map_err(Ok)
     }
+}
+
+const EMAIL_DOMAIN_MISMATCH: &str =
+    "The user's email address is not at a verified domain of this organization.";
+
+/// `domain` must be one of `sso` (the organization's verified SSO domains,
+/// sorted, as the error shows them) or, where the connection allows
+/// subdomains, under one of them.
+fn verified_domain_check(
+    connection: &Connection,
+    sso: &[String],
+    domain: Option<&str>,
+    code: &'static str,
+    detail: &str,
+) -> Result<(), AcsError> {
+    if let Some(domain) = domain
+        && sso
+            .iter()
+            .any(|d| domains::domain_matches(domain, d, connection.allow_subdomains))
+    {
+        return Ok(());
+    }
+    let expected = if sso.is_empty() {
+        "(no verified SSO domain)".to_string()
+    } else {
+        sso.join(", ")
+    };
+    Err(AcsError::mismatch(code, detail, &expected, domain))
 }
 
 const SP_KEY_FIX: &str = "Gatehouse's secret key (GATEHOUSE_SECRET_KEY) may have changed since this connection's SP key was made; restore it, or turn request signing and assertion encryption off and on again to make a new key, then give the identity provider the new certificate";

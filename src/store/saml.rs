@@ -31,7 +31,7 @@ pub struct SamlFlow {
     pub used_at: Option<DateTime<Utc>>,
 }
 
-/// A connection's row with the flow columns of `get_connection_and_saml_flow`.
+/// A connection's row with the columns `get_connection_for_acs` adds.
 #[derive(sqlx::FromRow)]
 struct ConnectionAndFlow {
     #[sqlx(flatten)]
@@ -43,6 +43,17 @@ struct ConnectionAndFlow {
     flow_created_at: Option<DateTime<Utc>>,
     flow_expires_at: Option<DateTime<Utc>>,
     flow_used_at: Option<DateTime<Utc>>,
+    /// Space-separated.
+    sso_domains: Option<String>,
+}
+
+/// What the ACS reads before it checks a response.
+#[derive(Debug, Clone)]
+pub struct ConnectionForAcs {
+    pub connection: Connection,
+    pub flow: Option<SamlFlow>,
+    /// The organization's verified SSO domains, sorted.
+    pub sso_domains: Vec<String>,
 }
 
 fn incomplete_flow(connection: &ConnectionRow) -> StoreError {
@@ -85,16 +96,24 @@ impl Store {
         Ok(())
     }
 
-    /// A connection by id and, in the same read, the SAML flow a RelayState
-    /// (by its hash) names, whichever connection that flow belongs to: the
-    /// caller checks it is this one. `None` if there is no such connection.
-    pub async fn get_connection_and_saml_flow(
+    /// A connection by id with, in the same read, the SAML flow a RelayState
+    /// (by its hash) names, whichever connection that flow belongs to (the
+    /// caller checks it is this one), and the verified SSO domains of the
+    /// connection's organization. `None` if there is no such connection.
+    pub async fn get_connection_for_acs(
         &self,
         connection_id: &str,
         relay_state_hash: Option<&str>,
-    ) -> StoreResult<Option<(Connection, Option<SamlFlow>)>> {
+    ) -> StoreResult<Option<ConnectionForAcs>> {
+        // Domain names hold no spaces.
+        let domains = match self.backend {
+            Backend::Sqlite { .. } => "group_concat(d.domain, ' ')",
+            Backend::Postgres(_) => "string_agg(d.domain, ' ')",
+        };
         let sql = format!(
-            "SELECT {CONNECTION_COLUMNS}, f.* FROM connections LEFT JOIN (\
+            "SELECT {CONNECTION_COLUMNS}, f.*, (SELECT {domains} FROM domains d \
+             WHERE d.organization_id = connections.organization_id AND d.status = 'verified' \
+             AND d.purpose = 'sso') AS sso_domains FROM connections LEFT JOIN (\
              SELECT id AS flow_id, connection_id AS flow_connection_id, purpose AS flow_purpose, \
              context AS flow_context, created_at AS flow_created_at, expires_at AS flow_expires_at, \
              used_at AS flow_used_at FROM saml_requests WHERE relay_state_hash = $2) f ON TRUE \
@@ -124,7 +143,18 @@ impl Store {
             }),
             None => None,
         };
-        Ok(Some((Connection::try_from(row.connection)?, flow)))
+        let mut sso_domains: Vec<String> = row
+            .sso_domains
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        sso_domains.sort();
+        Ok(Some(ConnectionForAcs {
+            connection: Connection::try_from(row.connection)?,
+            flow,
+            sso_domains,
+        }))
     }
 
     /// Accepts a validated response: records its assertion ID until
