@@ -147,11 +147,14 @@ impl Store {
             let read =
                 SqliteConnections::new(options.clone(), SQLITE_READERS, Duration::from_secs(5));
             read.open_one().await?;
+            let write = Arc::new(write);
             let writer_thread = WriterThread::start().map_err(sqlx::Error::Io)?;
-            writer_thread.runtime.spawn(sqlite::checkpoints(options));
+            writer_thread
+                .runtime
+                .spawn(sqlite::checkpoints(options, Arc::downgrade(&write)));
             Backend::Sqlite {
                 read: Arc::new(read),
-                write: Arc::new(write),
+                write,
                 writer_thread: Arc::new(writer_thread),
             }
         };

@@ -10,7 +10,8 @@
 //! drop, so these connections are handed out and taken back without a
 //! word; one whose thread has died is replaced.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, Weak};
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
@@ -26,6 +27,8 @@ pub(crate) struct SqliteConnections {
     /// One permit per connection that may be handed out now.
     free: Semaphore,
     timeout: Duration,
+    /// How many times a connection has been handed out.
+    handed_out: AtomicU64,
 }
 
 /// A connection, held; given back when dropped.
@@ -44,6 +47,7 @@ impl SqliteConnections {
             idle: Mutex::new(Vec::with_capacity(max)),
             free: Semaphore::new(max),
             timeout,
+            handed_out: AtomicU64::new(0),
         }
     }
 
@@ -66,6 +70,7 @@ impl SqliteConnections {
             None => self.options.connect().await?,
         };
         permit.forget();
+        self.handed_out.fetch_add(1, Ordering::Relaxed);
         Ok(Held {
             from: self,
             conn: Some(conn),
@@ -181,22 +186,32 @@ pub(crate) const WRITER_CHECKPOINT_PAGES: u32 = 10_000;
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
 /// Copies the write-ahead log into the database file, on a connection of
-/// its own, until the runtime it runs on ends.
+/// its own, after the writer has been used; ends when the writer is gone.
 ///
 /// Left to SQLite, the connection that commits does this every 1000 pages,
-/// syncing both files to disk before the commit returns, while every write
-/// behind it waits: under a steady stream of sign-ins that was the longest
-/// wait most of them met. Here the copying and its syncs run beside the
-/// writes (a passive checkpoint takes no lock a writer needs). The log can
-/// only start over from its beginning once everything in it is copied,
-/// which a stream of writes may keep from happening; the writer's own
-/// checkpoint at `WRITER_CHECKPOINT_PAGES` then finds little left to copy.
-pub(crate) async fn checkpoints(options: SqliteConnectOptions) {
+/// syncing both files to disk before the commit returns while every write
+/// behind it waits; under a steady stream of sign-ins that was 25 times a
+/// second. Here the copying and its syncs run beside the writes (a passive
+/// checkpoint takes no lock a writer needs). The log can only start over
+/// from its beginning once everything in it is copied, which a stream of
+/// writes may keep from happening; the writer's own checkpoint at
+/// `WRITER_CHECKPOINT_PAGES` then finds little left to copy.
+pub(crate) async fn checkpoints(options: SqliteConnectOptions, writer: Weak<SqliteConnections>) {
     let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut conn: Option<SqliteConnection> = None;
+    let mut copied_after = 0;
     loop {
         tick.tick().await;
+        let Some(writes) = writer
+            .upgrade()
+            .map(|w| w.handed_out.load(Ordering::Relaxed))
+        else {
+            return;
+        };
+        if writes == copied_after {
+            continue;
+        }
         let c = match &mut conn {
             Some(c) => c,
             None => match options.connect().await {
@@ -207,13 +222,16 @@ pub(crate) async fn checkpoints(options: SqliteConnectOptions) {
                 }
             },
         };
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+        match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
             .execute(&mut *c)
             .await
         {
-            tracing::warn!(error = %e, "an SQLite checkpoint failed");
-            // Opened afresh next time.
-            conn = None;
+            Ok(_) => copied_after = writes,
+            Err(e) => {
+                tracing::warn!(error = %e, "an SQLite checkpoint failed");
+                // Opened afresh next time.
+                conn = None;
+            }
         }
     }
 }
