@@ -413,12 +413,11 @@ impl Services {
             .list_domains(&connection.organization_id)
             .await
             .map_err(|e| Err(e.into()))?;
-        let mut sso: Vec<String> = domains
+        let sso: Vec<String> = domains
             .into_iter()
             .filter(|d| d.status == Status::Verified && d.purpose == Purpose::Sso)
             .map(|d| d.domain)
             .collect();
-        sso.sort();
         verified_domain_check(connection, &sso, domain, code, detail).map_err(Ok)
     }
 }
@@ -426,9 +425,9 @@ impl Services {
 const EMAIL_DOMAIN_MISMATCH: &str =
     "The user's email address is not at a verified domain of this organization.";
 
-/// `domain` must be one of `sso` (the organization's verified SSO domains,
-/// sorted, as the error shows them) or, where the connection allows
-/// subdomains, under one of them.
+/// `domain` must be one of `sso` (the organization's verified SSO domains)
+/// or, where the connection allows subdomains, under one of them. The error
+/// lists them sorted.
 fn verified_domain_check(
     connection: &Connection,
     sso: &[String],
@@ -446,7 +445,9 @@ fn verified_domain_check(
     let expected = if sso.is_empty() {
         "(no verified SSO domain)".to_string()
     } else {
-        sso.join(", ")
+        let mut sorted = sso.to_vec();
+        sorted.sort();
+        sorted.join(", ")
     };
     Err(AcsError::mismatch(code, detail, &expected, domain))
 }

@@ -52,7 +52,7 @@ struct ConnectionAndFlow {
 pub struct ConnectionForAcs {
     pub connection: Connection,
     pub flow: Option<SamlFlow>,
-    /// The organization's verified SSO domains, sorted.
+    /// The organization's verified SSO domains.
     pub sso_domains: Vec<String>,
 }
 
@@ -143,13 +143,12 @@ impl Store {
             }),
             None => None,
         };
-        let mut sso_domains: Vec<String> = row
+        let sso_domains = row
             .sso_domains
             .unwrap_or_default()
             .split_whitespace()
             .map(str::to_string)
             .collect();
-        sso_domains.sort();
         Ok(Some(ConnectionForAcs {
             connection: Connection::try_from(row.connection)?,
             flow,
