@@ -14,6 +14,11 @@
 //!
 //! Run with `./scripts/bench`. Under `cargo test` (no `--bench`) it signs a
 //! handful of people in on SQLite and checks each ID token, as a smoke test.
+//!
+//! For exploring: `SIGN_IN_BENCH_COUNT` (sign-ins timed),
+//! `SIGN_IN_BENCH_CONCURRENCY`, `SIGN_IN_BENCH_NEW_EVERY` (one first sign-in
+//! in this many), and `SIGN_IN_BENCH_DUMP`, a file to write each sign-in's
+//! total and ACS time (µs) and whether it was a first one to.
 
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
@@ -47,6 +52,15 @@ fn concurrency() -> usize {
 /// One sign-in in this many is a first sign-in.
 const NEW_PEOPLE_EVERY: usize = 10;
 
+/// One in 10, or in `SIGN_IN_BENCH_NEW_EVERY` when exploring.
+fn new_people_every() -> usize {
+    std::env::var("SIGN_IN_BENCH_NEW_EVERY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(NEW_PEOPLE_EVERY)
+}
+
 /// A sign-in made ready before the clock starts.
 struct Prepared {
     acs_url: String,
@@ -61,6 +75,9 @@ struct Figures {
     rate: f64,
     p50: Duration,
     p99: Duration,
+    /// p99 of first sign-ins, and of returning people's.
+    p99_first: Duration,
+    p99_returning: Duration,
     /// The ACS's part of the median sign-in (the rest is the token).
     acs_p50: Duration,
     idle_rss_kb: u64,
@@ -130,6 +147,11 @@ async fn run(full: bool) {
             ms(f.p50),
             ms(f.acs_p50),
             ms(f.p99)
+        );
+        println!(
+            "  {label:<10} p99 of first sign-ins {:.1} ms, of returning people's {:.1} ms",
+            ms(f.p99_first),
+            ms(f.p99_returning)
         );
         println!(
             "  {label:<10} CPU per sign-in: server {:.2} ms, load generator {:.2} ms",
@@ -337,7 +359,7 @@ async fn set_up(server: &Server, zone: &Zone, secret: &SecretKey) -> Setup {
 }
 
 fn person(i: usize) -> DemoUser {
-    let n = i / NEW_PEOPLE_EVERY;
+    let n = i / new_people_every();
     let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
     DemoUser {
         subject: leak(format!("bench-person-{n}")),
@@ -565,15 +587,33 @@ async fn bench_backend(
     tokio::time::sleep(Duration::from_secs(if full { 2 } else { 0 })).await;
     let idle_after_kb = server.rss_kb();
 
-    let mut totals: Vec<Duration> = latencies.iter().map(|l| l.0).collect();
-    let mut acs: Vec<Duration> = latencies.iter().map(|l| l.1).collect();
-    totals.sort();
-    acs.sort();
-    let at = |v: &[Duration], q: f64| v[((v.len() as f64 * q) as usize).min(v.len() - 1)];
+    let sorted = |pick: &dyn Fn(&Latency) -> Option<Duration>| {
+        let mut v: Vec<Duration> = latencies.iter().filter_map(pick).collect();
+        v.sort();
+        v
+    };
+    let totals = sorted(&|l| Some(l.total));
+    if let Ok(path) = std::env::var("SIGN_IN_BENCH_DUMP") {
+        let lines: Vec<String> = latencies
+            .iter()
+            .map(|l| format!("{} {} {}", l.total.as_micros(), l.acs.as_micros(), l.first))
+            .collect();
+        std::fs::write(path, lines.join("\n")).expect("dump");
+    }
+    let acs = sorted(&|l| Some(l.acs));
+    let first = sorted(&|l| l.first.then_some(l.total));
+    let returning = sorted(&|l| (!l.first).then_some(l.total));
+    let at = |v: &[Duration], q: f64| {
+        v.get(((v.len() as f64 * q) as usize).min(v.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
     Figures {
         rate: count as f64 / elapsed.as_secs_f64(),
         p50: at(&totals, 0.50),
         p99: at(&totals, 0.99),
+        p99_first: at(&first, 0.99),
+        p99_returning: at(&returning, 0.99),
         acs_p50: at(&acs, 0.50),
         idle_rss_kb,
         peak_rss_kb,
@@ -583,15 +623,24 @@ async fn bench_backend(
     }
 }
 
+/// How long one sign-in took.
+struct Latency {
+    total: Duration,
+    /// The ACS's part.
+    acs: Duration,
+    /// Whether it was the person's first.
+    first: bool,
+}
+
 /// The sign-ins `range` of `prepared`, made by concurrent tasks; answers
-/// each one's total and ACS latency.
+/// each one's latency.
 async fn drive(
     http: &reqwest::Client,
     base: &str,
     setup: &Arc<Setup>,
     prepared: &Arc<Vec<Prepared>>,
     range: std::ops::Range<usize>,
-) -> Vec<(Duration, Duration)> {
+) -> Vec<Latency> {
     let next = Arc::new(AtomicUsize::new(range.start));
     let mut tasks = Vec::new();
     for _ in 0..concurrency().min(range.len()) {
@@ -612,7 +661,11 @@ async fn drive(
                 };
                 let t = Instant::now();
                 let (claims, acs_time) = sign_in(&http, &base, &setup, p).await;
-                latencies.push((t.elapsed(), acs_time));
+                latencies.push(Latency {
+                    total: t.elapsed(),
+                    acs: acs_time,
+                    first: i % new_people_every() == 0,
+                });
                 assert_eq!(claims["email"], p.email, "the right person");
                 assert_eq!(claims["nonce"], p.nonce.as_str());
             }
