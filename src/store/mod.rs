@@ -18,7 +18,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 
-use self::sqlite::{SqliteConnections, WRITER_CHECKPOINT_PAGES, WriterThread};
+use self::sqlite::{JobUnderWay, SqliteConnections, WRITER_CHECKPOINT_PAGES, WriterThread};
 
 use crate::config::DatabaseUrl;
 
@@ -180,7 +180,12 @@ impl Store {
     {
         match &self.backend {
             Backend::Sqlite { writer_thread, .. } => {
-                match writer_thread.runtime.spawn(job(self.clone())).await {
+                let job = job(self.clone());
+                let under_way = async move {
+                    let _under_way = JobUnderWay::begin();
+                    job.await
+                };
+                match writer_thread.runtime.spawn(under_way).await {
                     Ok(done) => done,
                     Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
                     // The thread has ended: the store was dropped.

@@ -166,7 +166,6 @@ impl WriterThread {
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || {
-                batch_scheduling();
                 runtime.block_on(async {
                     let _ = stopped.await;
                 })
@@ -178,27 +177,68 @@ impl WriterThread {
     }
 }
 
-/// Asks Linux to schedule the calling thread as a batch thread: woken, it
+thread_local! {
+    /// How many jobs the writer thread has under way.
+    static JOBS_UNDER_WAY: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Held by each job on the writer thread (`Store::on_writer_thread`).
+/// While any is, Linux schedules the thread as a batch thread: woken, it
 /// waits for its turn rather than taking the core from the thread that
-/// woke it. Its share of the processor is unchanged.
+/// woke it. Its share of the processor is unchanged. Idle, it is an
+/// ordinary thread again, so a job arriving gets to it at once.
 ///
-/// The writer thread is woken by every answer from the writer connection's
+/// Under way, a job is woken by every answer from the writer connection's
 /// own thread: one per statement of a batch. Taking the core from that
 /// thread at each answer cost two context switches per statement, half of
 /// all of a sign-in's (measured with `/proc/<pid>/task/*/status` during
-/// `benches/sign_in.rs`: 33 switches per sign-in before, 16 after). Woken
-/// without that, it finds the batch's answers waiting together.
-fn batch_scheduling() {
-    #[cfg(target_os = "linux")]
-    {
-        let param = libc::sched_param { sched_priority: 0 };
-        // SAFETY: changes the policy of the calling thread only (pid 0);
-        // `param` outlives the call. Any user may choose SCHED_BATCH.
-        let failed = unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) } != 0;
-        if failed {
-            tracing::debug!(error = %std::io::Error::last_os_error(), "the SQLite writer thread keeps the normal scheduling policy");
+/// `benches/sign_in.rs`: 33 switches per sign-in before, 16-21 after).
+/// Woken without that, it finds the batch's answers waiting together.
+pub(crate) struct JobUnderWay(());
+
+impl JobUnderWay {
+    pub(crate) fn begin() -> Self {
+        if JOBS_UNDER_WAY.replace(JOBS_UNDER_WAY.get() + 1) == 0 {
+            set_policy(Policy::Batch);
+        }
+        Self(())
+    }
+}
+
+impl Drop for JobUnderWay {
+    fn drop(&mut self) {
+        let left = JOBS_UNDER_WAY.get().saturating_sub(1);
+        JOBS_UNDER_WAY.set(left);
+        if left == 0 {
+            set_policy(Policy::Normal);
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Policy {
+    Normal,
+    Batch,
+}
+
+/// Sets the calling thread's scheduling policy, where Linux has them.
+fn set_policy(policy: Policy) {
+    #[cfg(target_os = "linux")]
+    {
+        let which = match policy {
+            Policy::Normal => libc::SCHED_OTHER,
+            Policy::Batch => libc::SCHED_BATCH,
+        };
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: changes the policy of the calling thread only (pid 0);
+        // `param` outlives the call. Any user may switch between these two.
+        let failed = unsafe { libc::sched_setscheduler(0, which, &param) } != 0;
+        if failed {
+            tracing::debug!(error = %std::io::Error::last_os_error(), ?policy, "the SQLite writer thread's scheduling policy stays as it was");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = policy;
 }
 
 /// How many pages the write-ahead log may hold before the writer copies
@@ -262,17 +302,37 @@ pub(crate) async fn checkpoints(options: SqliteConnectOptions, writer: Weak<Sqli
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
-    use super::WriterThread;
+    use super::{JobUnderWay, WriterThread};
+
+    fn policy() -> i32 {
+        // SAFETY: asks for the calling thread's policy; no memory is shared.
+        unsafe { libc::sched_getscheduler(0) }
+    }
 
     #[tokio::test]
-    async fn the_writer_thread_does_not_take_the_core_from_the_thread_that_wakes_it() {
+    async fn the_writer_thread_lets_the_thread_that_wakes_it_finish_while_a_job_is_under_way() {
         let writer = WriterThread::start().expect("the writer thread starts");
-        // SAFETY: asks for the calling thread's policy; no memory is shared.
-        let policy = writer
+        let (idle, busy, nested, idle_again) = writer
             .runtime
-            .spawn(async { unsafe { libc::sched_getscheduler(0) } })
+            .spawn(async {
+                let idle = policy();
+                let first = JobUnderWay::begin();
+                let busy = policy();
+                let second = JobUnderWay::begin();
+                drop(first);
+                let nested = policy();
+                drop(second);
+                (idle, busy, nested, policy())
+            })
             .await
             .expect("the job ran");
-        assert_eq!(policy, libc::SCHED_BATCH);
+        assert_eq!(
+            idle,
+            libc::SCHED_OTHER,
+            "an idle writer thread is an ordinary one"
+        );
+        assert_eq!(busy, libc::SCHED_BATCH);
+        assert_eq!(nested, libc::SCHED_BATCH, "while another job is under way");
+        assert_eq!(idle_again, libc::SCHED_OTHER);
     }
 }
