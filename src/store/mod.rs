@@ -263,3 +263,25 @@ pub struct PageRequest {
     pub before: Option<String>,
     pub limit: u32,
 }
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::Store;
+    use crate::config::DatabaseUrl;
+
+    #[tokio::test]
+    async fn jobs_on_the_sqlite_writer_thread_run_as_batch_work() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("g.db").display());
+        let store = Store::connect(&DatabaseUrl::new(url))
+            .await
+            .expect("SQLite opens");
+        // SAFETY: asks for the calling thread's policy; no memory is shared.
+        let policy = store
+            .on_writer_thread(|_| async { Ok(unsafe { libc::sched_getscheduler(0) }) })
+            .await
+            .expect("the job ran");
+        assert_eq!(policy, libc::SCHED_BATCH);
+        store.close().await;
+    }
+}

@@ -8,6 +8,10 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 
 use serde_json::{Value, json};
 
+/// How long the provider may take to start listening; it usually takes
+/// under a second.
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(20);
+
 pub struct TestOidc {
     child: Child,
     _stdin: ChildStdin,
@@ -29,23 +33,15 @@ impl TestOidc {
             json!({ "clients": [], "users": users }).to_string(),
         )
         .expect("write config");
-        let mut child = Command::new("node")
-            .arg(format!("{dir}/tests/oidc/provider.mjs"))
-            .arg(config.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("node is installed (./scripts/setup)");
-        let stdin = child.stdin.take().expect("stdin");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("the provider starts");
-        let port = line
-            .trim()
-            .strip_prefix("READY ")
-            .unwrap_or_else(|| panic!("unexpected first line from the provider: {line:?}"));
+        // Now and then node stalls before it listens (seen once in some
+        // hundreds of starts); a test then waited for ever. It gets a while
+        // to start, and a second chance.
+        let (child, stdin, port) = match Self::spawn(dir, config.path()) {
+            Ok(started) => started,
+            Err(first) => Self::spawn(dir, config.path()).unwrap_or_else(|second| {
+                panic!("the test OpenID Provider did not start: {first}; then: {second}")
+            }),
+        };
         Self {
             child,
             _stdin: stdin,
@@ -54,6 +50,39 @@ impl TestOidc {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("client"),
+        }
+    }
+
+    /// Starts node on `config` and waits for its `READY <port>` line.
+    fn spawn(dir: &str, config: &std::path::Path) -> Result<(Child, ChildStdin, String), String> {
+        let mut child = Command::new("node")
+            .arg(format!("{dir}/tests/oidc/provider.mjs"))
+            .arg(config)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("node is installed (./scripts/setup)");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let read = BufReader::new(stdout).read_line(&mut line).map(|_| line);
+            let _ = tx.send(read);
+        });
+        let line = match rx.recv_timeout(READY_WITHIN) {
+            Ok(Ok(line)) => line,
+            Ok(Err(e)) => format!("(unreadable: {e})"),
+            Err(_) => format!("(nothing within {READY_WITHIN:?})"),
+        };
+        match line.trim().strip_prefix("READY ") {
+            Some(port) => Ok((child, stdin, port.to_string())),
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(format!("unexpected first line from the provider: {line:?}"))
+            }
         }
     }
 
