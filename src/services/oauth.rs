@@ -23,8 +23,10 @@ use crate::crypto::{self, seal};
 use crate::domain::audit::{Actor, ChangeContext, NewEvent};
 use crate::domain::connections::{Connection, Protocol, State, mapped_role};
 use crate::domain::domains::{self, Purpose, Status};
+use crate::domain::sign_in::SignInError;
 use crate::ids::{self, Kind};
 use crate::store::oauth::{NewAccessToken, OauthClient, OauthCode, Redemption, SigningKey};
+use crate::store::saml::AssertionUse;
 use crate::store::users::{CodeWrite, SignInWrite};
 
 /// How long the host has to exchange a code.
@@ -222,6 +224,34 @@ pub struct SignedInPerson {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub groups: Vec<String>,
+}
+
+/// A person an identity provider vouched for, on the way to the host's
+/// sign-in write. A SAML response's assertion is accepted in that write
+/// (`CheckedSamlResponse::into_vouched`); any other sign-in was checked for
+/// replay before (an OIDC flow's state is used once; a sign-in started at
+/// the identity provider had its assertion accepted at the ACS).
+#[derive(Debug, Clone)]
+pub struct Vouched {
+    person: SignedInPerson,
+    assertion: Option<AssertionUse>,
+}
+
+impl Vouched {
+    /// A person whose sign-in was checked for replay already.
+    pub fn checked(person: SignedInPerson) -> Self {
+        Self {
+            person,
+            assertion: None,
+        }
+    }
+
+    pub(super) fn with_assertion(person: SignedInPerson, assertion: AssertionUse) -> Self {
+        Self {
+            person,
+            assertion: Some(assertion),
+        }
+    }
 }
 
 /// How long an identity-provider-initiated sign-in waits for the host's
@@ -560,10 +590,14 @@ impl Services {
                     .as_deref()
                     .is_some_and(|e| e.trim().eq_ignore_ascii_case(&h.person.email))
         }) {
-            let url = self
-                .finish_host_sign_in(&connection, &request, &h.person, None)
-                .await?;
-            return Ok(Authorize::Redirect(url));
+            // Its assertion was accepted at the ACS.
+            return match self
+                .finish_host_sign_in(&connection, &request, Vouched::checked(h.person), None)
+                .await?
+            {
+                Ok(url) => Ok(Authorize::Redirect(url)),
+                Err(refused) => fail("access_denied", refused.code),
+            };
         }
         let context = json!({ "oauth": request });
         let started = match connection.protocol() {
@@ -646,14 +680,16 @@ impl Services {
     }
 
     /// The identity provider vouched for someone: provision them and answer
-    /// the redirect that hands the host its code.
+    /// the redirect that hands the host its code; or, if their SAML
+    /// assertion is refused (used before), the error, with nothing written.
     pub async fn finish_host_sign_in(
         &self,
         connection: &Connection,
         request: &HostRequest,
-        person: &SignedInPerson,
+        vouched: Vouched,
         request_id: Option<String>,
-    ) -> ServiceResult<String> {
+    ) -> ServiceResult<Result<String, SignInError>> {
+        let Vouched { person, assertion } = vouched;
         // The organization is not read here: the write takes its default
         // role for a new member.
         let org_id = &connection.organization_id;
@@ -695,12 +731,16 @@ impl Services {
                 claims,
                 expires_at: now + CODE_LIFETIME,
             }),
+            assertion,
         };
         let ctx = ChangeContext {
             actor: Actor::System,
             request_id,
         };
-        self.store.record_sign_in(&write, &ctx).await?;
+        if let Err(refusal) = self.store.record_sign_in(&write, &ctx).await? {
+            let assertion_id = write.assertion.map(|a| a.assertion_id).unwrap_or_default();
+            return Ok(Err(super::saml_signin::refused(refusal, &assertion_id)));
+        }
         let mut url = url::Url::parse(&request.redirect_uri)
             .map_err(|e| ServiceError::Unexpected(e.into()))?;
         {
@@ -711,7 +751,7 @@ impl Services {
             }
             q.append_pair("iss", &self.issuer());
         }
-        Ok(url.to_string())
+        Ok(Ok(url.to_string()))
     }
 
     /// A failed sign-in, in the audit log (best effort: the person is

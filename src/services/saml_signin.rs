@@ -9,6 +9,7 @@ use openssl::pkey::{PKey, Private};
 use serde_json::json;
 
 use super::connections::saml_config;
+use super::oauth::{HostRequest, SignedInPerson, Vouched};
 use super::test_sign_in::FlowOrigin;
 use super::{ServiceError, ServiceResult, Services};
 use crate::crypto;
@@ -20,7 +21,7 @@ use crate::saml::config::{Binding, SamlConfig};
 use crate::saml::identity::{self, Identity};
 use crate::saml::sp_key::SpKeyError;
 use crate::saml::{authn_request, sp};
-use crate::store::saml::{Acceptance, SamlFlow};
+use crate::store::saml::{AssertionUse, Refusal, SamlFlow};
 
 /// How long the identity provider has to answer a request.
 pub const FLOW_LIFETIME: Duration = Duration::minutes(10);
@@ -60,13 +61,86 @@ pub enum SignInStart {
     },
 }
 
-/// A completed SAML sign-in.
+/// A completed SAML sign-in: its response valid, its assertion accepted.
 #[derive(Debug, Clone)]
 pub struct SamlSignIn {
     pub connection: Connection,
     pub identity: Identity,
     /// The flow it completes; `None` for identity-provider-initiated.
     pub flow: Option<SamlFlow>,
+}
+
+impl SamlSignIn {
+    /// The person, for the host.
+    pub fn person(&self) -> SignedInPerson {
+        person(self.identity.clone())
+    }
+}
+
+fn person(i: Identity) -> SignedInPerson {
+    SignedInPerson {
+        subject: i.name_id.unwrap_or_else(|| i.email.clone()),
+        email: i.email,
+        first_name: i.first_name,
+        last_name: i.last_name,
+        groups: i.groups,
+    }
+}
+
+/// A response that checked out, its assertion not yet accepted. The
+/// identity is reached only through acceptance: on its own
+/// (`Services::accept_saml_response`), or in the host's sign-in write
+/// (`into_vouched`), so no path can skip the replay checks.
+#[derive(Debug)]
+#[must_use = "a checked response signs no one in until its assertion is accepted"]
+pub struct CheckedSamlResponse {
+    pub connection: Connection,
+    /// The flow it answers; `None` for identity-provider-initiated.
+    pub flow: Option<SamlFlow>,
+    identity: Identity,
+    assertion: AssertionUse,
+}
+
+impl CheckedSamlResponse {
+    /// Where the flow came from (empty for identity-provider-initiated).
+    pub fn origin(&self) -> FlowOrigin {
+        self.flow
+            .as_ref()
+            .map(|f| FlowOrigin::new(&f.purpose, &f.context))
+            .unwrap_or_default()
+    }
+
+    /// The host's authorization request, when the flow is a host's live
+    /// sign-in.
+    pub fn host_request(&self) -> Option<HostRequest> {
+        self.flow
+            .as_ref()
+            .filter(|f| f.purpose == FlowPurpose::SignIn.as_str())
+            .and_then(|f| FlowOrigin::new(&f.purpose, &f.context).host_request())
+    }
+
+    /// The person, for the host's sign-in write, which accepts the
+    /// assertion in its own transaction.
+    pub fn into_vouched(self) -> Vouched {
+        Vouched::with_assertion(person(self.identity), self.assertion)
+    }
+}
+
+/// The error a refused assertion gets.
+pub(super) fn refused(refusal: Refusal, assertion_id: &str) -> AcsError {
+    match refusal {
+        Refusal::Replayed => AcsError {
+            received: Some(assertion_id.to_string()),
+            ..AcsError::new(
+                "saml_replayed_assertion",
+                "This assertion was already used to sign in; each can be used once.",
+            )
+        },
+        Refusal::FlowUsed => AcsError::new(
+            "saml_in_response_to_invalid",
+            "This sign-in was already completed; a response can be used once.",
+        ),
+    }
 }
 
 /// A failed one: the error, and whether an admin's test asked (who may see
@@ -197,13 +271,54 @@ impl Services {
             })
     }
 
-    /// Validates a response posted to the ACS of `connection_id`.
+    /// Validates a response posted to the ACS of `connection_id` and
+    /// accepts its assertion: a sign-in complete but for what the caller
+    /// does with it (an admin's test, or one started at the identity
+    /// provider). A host's sign-in goes through `check_saml_response` and
+    /// `into_vouched` instead, to accept it in the sign-in's own write.
     pub async fn complete_saml_sign_in(
         &self,
         connection_id: &str,
         saml_response: &str,
         relay_state: Option<&str>,
     ) -> Result<SamlSignIn, SamlFailure> {
+        let checked = self
+            .check_saml_response(connection_id, saml_response, relay_state)
+            .await?;
+        self.accept_saml_response(checked).await
+    }
+
+    /// Accepts a checked response's assertion on its own.
+    pub async fn accept_saml_response(
+        &self,
+        checked: CheckedSamlResponse,
+    ) -> Result<SamlSignIn, SamlFailure> {
+        let taken = self.store.accept_assertion(&checked.assertion).await;
+        let failure = |error: AcsError| SamlFailure {
+            error,
+            purpose: checked.flow.as_ref().map(|f| f.purpose.clone()),
+            connection_id: Some(checked.connection.id.clone()),
+            origin: checked.origin(),
+        };
+        match taken {
+            Ok(Ok(())) => Ok(SamlSignIn {
+                connection: checked.connection,
+                identity: checked.identity,
+                flow: checked.flow,
+            }),
+            Ok(Err(refusal)) => Err(failure(refused(refusal, &checked.assertion.assertion_id))),
+            Err(e) => Err(failure(AcsError::new("internal_error", e.to_string()))),
+        }
+    }
+
+    /// Validates a response posted to the ACS of `connection_id`, down to
+    /// the identity; its assertion is not accepted yet.
+    pub async fn check_saml_response(
+        &self,
+        connection_id: &str,
+        saml_response: &str,
+        relay_state: Option<&str>,
+    ) -> Result<CheckedSamlResponse, SamlFailure> {
         let unexpected = |e: ServiceError| fail(AcsError::new("internal_error", e.to_string()));
         // RelayState: ours, for this connection, unused and fresh; or absent
         // for identity-provider-initiated sign-in where allowed. The flow it
@@ -337,37 +452,14 @@ impl Services {
         .map_err(&with_context)?;
 
         // Replay: an assertion is accepted once, and a flow completed once,
-        // whichever instance sees them.
-        let acceptance = self
-            .store
-            .accept_assertion(
-                &connection.id,
-                &validated.assertion_id,
-                validated.valid_until + CLOCK_SKEW,
-                flow.as_ref().map(|f| f.id.as_str()),
-                now,
-            )
-            .await
-            .map_err(|e| unexpected(e.into()))?;
-        match acceptance {
-            Acceptance::Accepted => {}
-            Acceptance::Replayed => {
-                return Err(with_context(AcsError {
-                    received: Some(validated.assertion_id.clone()),
-                    ..AcsError::new(
-                        "saml_replayed_assertion",
-                        "This assertion was already used to sign in; each can be used once.",
-                    )
-                }));
-            }
-            Acceptance::FlowUsed => {
-                return Err(with_context(AcsError::new(
-                    "saml_in_response_to_invalid",
-                    "This sign-in was already completed; a response can be used once.",
-                )));
-            }
-        }
-
+        // whichever instance sees them; checked when it is accepted.
+        let assertion = AssertionUse {
+            connection_id: connection.id.clone(),
+            assertion_id: validated.assertion_id.clone(),
+            expires_at: validated.valid_until + CLOCK_SKEW,
+            flow_id: flow.as_ref().map(|f| f.id.clone()),
+            now,
+        };
         let identity =
             identity::map(&validated, &config.attribute_mapping).map_err(&with_context)?;
         let email_domain = domains::email_domain(&identity.email).unwrap_or_default();
@@ -379,10 +471,11 @@ impl Services {
             EMAIL_DOMAIN_MISMATCH,
         )
         .map_err(&with_context)?;
-        Ok(SamlSignIn {
+        Ok(CheckedSamlResponse {
             connection,
-            identity,
             flow,
+            identity,
+            assertion,
         })
     }
 

@@ -72,6 +72,14 @@ impl FlowOrigin {
     pub fn is_test(&self) -> bool {
         self.purpose.as_deref() == Some("test")
     }
+
+    /// The host's authorization request the flow carries, if a host
+    /// started it.
+    pub fn host_request(&self) -> Option<super::oauth::HostRequest> {
+        self.context
+            .get("oauth")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+    }
 }
 
 impl Services {

@@ -8,10 +8,22 @@ use super::connections::{COLUMNS as CONNECTION_COLUMNS, Row as ConnectionRow};
 use super::{Backend, Store, StoreError, StoreResult, read, write};
 use crate::domain::connections::Connection;
 
-/// What became of a validated response at the replay checks.
+/// One use of a validated assertion: its ID is remembered until
+/// `expires_at`, so it is accepted once, and the flow it answers (if any)
+/// is taken, so that completes once. Both hold across instances.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssertionUse {
+    pub connection_id: String,
+    pub assertion_id: String,
+    pub expires_at: DateTime<Utc>,
+    /// The AuthnRequest answered; `None` for identity-provider-initiated.
+    pub flow_id: Option<String>,
+    pub now: DateTime<Utc>,
+}
+
+/// Why a validated response was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Acceptance {
-    Accepted,
+pub enum Refusal {
     /// Its assertion was accepted before.
     Replayed,
     /// The flow it answers was completed before.
@@ -63,13 +75,46 @@ fn incomplete_flow(connection: &ConnectionRow) -> StoreError {
     ))
 }
 
-const REMEMBER_ASSERTION: &str =
-    "INSERT INTO saml_assertion_ids (connection_id, assertion_id, expires_at) VALUES ($1, $2, $3)";
-const TAKE_FLOW: &str = "UPDATE saml_requests SET used_at = $2 WHERE id = $1 AND used_at IS NULL";
-/// Both, as one batch for SQLite.
-const REMEMBER_ASSERTION_AND_TAKE_FLOW: &str = "\
-    INSERT INTO saml_assertion_ids (connection_id, assertion_id, expires_at) VALUES ($1, $2, $3); \
-    UPDATE saml_requests SET used_at = $5 WHERE id = $4 AND used_at IS NULL";
+/// The statements of an assertion's use, in a transaction `$tx` (a
+/// `&mut` connection) of either backend: the ID remembered unless it is
+/// already, then the flow taken unless it is used. Answers the refusal,
+/// if any; the caller rolls back on one. Expanded where the statements
+/// run, as the connection's type differs between the backends.
+macro_rules! take_assertion {
+    ($tx:expr, $use:expr) => {
+        async {
+            let u: &$crate::store::saml::AssertionUse = $use;
+            let remembered = sqlx::query(
+                "INSERT INTO saml_assertion_ids (connection_id, assertion_id, expires_at) \
+                 VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            )
+            .bind(&u.connection_id)
+            .bind(&u.assertion_id)
+            .bind(u.expires_at)
+            .execute(&mut *$tx)
+            .await?
+            .rows_affected();
+            if remembered != 1 {
+                return Ok::<_, sqlx::Error>(Err($crate::store::saml::Refusal::Replayed));
+            }
+            if let Some(flow_id) = &u.flow_id {
+                let taken = sqlx::query(
+                    "UPDATE saml_requests SET used_at = $2 WHERE id = $1 AND used_at IS NULL",
+                )
+                .bind(flow_id)
+                .bind(u.now)
+                .execute(&mut *$tx)
+                .await?
+                .rows_affected();
+                if taken != 1 {
+                    return Ok(Err($crate::store::saml::Refusal::FlowUsed));
+                }
+            }
+            Ok(Ok(()))
+        }
+    };
+}
+pub(crate) use take_assertion;
 
 impl Store {
     pub async fn insert_saml_flow(
@@ -156,67 +201,25 @@ impl Store {
         }))
     }
 
-    /// Accepts a validated response: records its assertion ID until
-    /// `expires_at` (replay protection), then marks the flow it answers
-    /// used, in one hold of the writer (on SQLite, in one round trip). Each
-    /// holds across instances: the assertion ID is unique, and the flow is
-    /// taken only if unused. A replayed assertion takes no flow.
+    /// Accepts a validated response on its own (an admin's test, or a
+    /// sign-in started at the identity provider): `take_assertion`'s
+    /// statements in one transaction. A host's sign-in accepts its response
+    /// in the sign-in's own transaction instead (`record_sign_in`).
     pub async fn accept_assertion(
         &self,
-        connection_id: &str,
-        assertion_id: &str,
-        expires_at: DateTime<Utc>,
-        flow_id: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Acceptance> {
-        let (connection_id, assertion_id) = (connection_id.to_string(), assertion_id.to_string());
-        let flow_id = flow_id.map(str::to_string);
+        assertion: &AssertionUse,
+    ) -> StoreResult<Result<(), Refusal>> {
+        let assertion = assertion.clone();
         self.on_writer_thread(move |store| async move {
-            let sqlite = matches!(store.backend, Backend::Sqlite { .. });
-            let done = write!(store, |p| async {
-                let remember = || {
-                    sqlx::query(REMEMBER_ASSERTION)
-                        .bind(&connection_id)
-                        .bind(&assertion_id)
-                        .bind(expires_at)
-                };
-                let changed = match &flow_id {
-                    None => remember().execute(p).await?.rows_affected(),
-                    // SQLite runs both statements of a batch, the second
-                    // only if the first succeeded.
-                    Some(flow_id) if sqlite => sqlx::query(REMEMBER_ASSERTION_AND_TAKE_FLOW)
-                        .bind(&connection_id)
-                        .bind(&assertion_id)
-                        .bind(expires_at)
-                        .bind(flow_id)
-                        .bind(now)
-                        .execute(p)
-                        .await?
-                        .rows_affected(),
-                    Some(flow_id) => {
-                        // One connection for both statements.
-                        #[allow(unused_mut)]
-                        let mut conn = sqlx::Acquire::acquire(p).await?;
-                        let remembered = remember().execute(&mut *conn).await?.rows_affected();
-                        remembered
-                            + sqlx::query(TAKE_FLOW)
-                                .bind(flow_id)
-                                .bind(now)
-                                .execute(&mut *conn)
-                                .await?
-                                .rows_affected()
-                    }
-                };
-                Ok::<_, sqlx::Error>(changed)
+            Ok(write!(store, |p| async {
+                let mut tx = p.begin().await?;
+                let taken = take_assertion!(tx, &assertion).await?;
+                if taken.is_ok() {
+                    tx.commit().await?;
+                }
+                Ok::<_, sqlx::Error>(taken)
             }
-            .await);
-            let wanted = if flow_id.is_some() { 2 } else { 1 };
-            match done {
-                Ok(n) if n == wanted => Ok(Acceptance::Accepted),
-                Ok(_) => Ok(Acceptance::FlowUsed),
-                Err(e) if StoreError::is_unique_violation(&e) => Ok(Acceptance::Replayed),
-                Err(e) => Err(e.into()),
-            }
+            .await)?)
         })
         .await
     }

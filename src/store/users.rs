@@ -5,7 +5,10 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
+use sqlx::{Column, Row};
+
 use super::events::{EventRow, insert_event, insert_events};
+use super::saml::{AssertionUse, Refusal, take_assertion};
 use super::{Backend, Store, StoreResult, read, write};
 use crate::domain::audit::{ChangeContext, NewEvent};
 
@@ -30,6 +33,8 @@ pub struct SignInWrite {
     /// its hash, client, redirect URI, PKCE challenge, and the ID token's
     /// claims (`sub` and `org_role` are filled in here).
     pub code: Option<CodeWrite>,
+    /// A SAML sign-in's assertion, accepted in the same transaction.
+    pub assertion: Option<AssertionUse>,
 }
 
 #[derive(Debug, Clone)]
@@ -58,8 +63,9 @@ pub struct SignInRecorded {
 /// id and label, data and request.
 /// Every change is made only if the subject's user is a member, so that
 /// without a membership the batch changes nothing and answers no row.
-const MEMBER_SIGN_IN: &str = "\
-    BEGIN; \
+macro_rules! member_sign_in {
+    () => {
+        "\
     UPDATE sso_identities SET last_login_at = $3 \
      WHERE connection_id = $1 AND subject = $2 AND EXISTS (SELECT 1 FROM memberships m \
       WHERE m.organization_id = $6 AND m.user_id = sso_identities.user_id); \
@@ -84,7 +90,43 @@ const MEMBER_SIGN_IN: &str = "\
     SELECT i.user_id, m.role FROM sso_identities i JOIN memberships m \
      ON m.organization_id = $6 AND m.user_id = i.user_id \
      WHERE i.connection_id = $1 AND i.subject = $2; \
-    COMMIT";
+"
+    };
+}
+const MEMBER_SIGN_IN: &str = concat!("BEGIN; ", member_sign_in!(), " COMMIT");
+/// The same, after the statements of an assertion's use (`$20` to `$24`:
+/// the connection, the assertion's ID and expiry, the flow, the time; as
+/// `take_assertion`'s), each of which answers a row if it changed one. The
+/// transaction is left open, for the caller to commit only if both did.
+const ACCEPTED_MEMBER_SIGN_IN: &str = concat!(
+    "BEGIN; \
+    INSERT INTO saml_assertion_ids (connection_id, assertion_id, expires_at) \
+     VALUES ($20, $21, $22) ON CONFLICT DO NOTHING RETURNING 1 AS assertion_remembered; \
+    UPDATE saml_requests SET used_at = $24 WHERE id = $23 AND used_at IS NULL \
+     RETURNING 1 AS flow_taken; ",
+    member_sign_in!()
+);
+
+/// What `ACCEPTED_MEMBER_SIGN_IN` (or `MEMBER_SIGN_IN`) answered.
+#[derive(Default)]
+struct BatchRows {
+    remembered: bool,
+    flow_taken: bool,
+    /// The member's user id and role.
+    member: Option<(String, String)>,
+}
+
+impl From<(String, String)> for SignInRecorded {
+    /// A returning member's: nothing new.
+    fn from((user_id, role): (String, String)) -> Self {
+        Self {
+            user_id,
+            role,
+            user_created: false,
+            membership_created: false,
+        }
+    }
+}
 
 /// A member of an organization.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -115,37 +157,51 @@ fn event(
     }
 }
 
+/// What `sqlite_member_sign_in`'s batch did.
+enum MemberBatch {
+    /// The sign-in is recorded, or its assertion refused (nothing changed).
+    Done(Result<SignInRecorded, Refusal>),
+    /// The person is not (or no longer) a member: only the assertion's use
+    /// was recorded, if there was one (`accepted`); the rest is left to
+    /// `write_sign_in`.
+    NotMember { accepted: bool },
+}
+
 impl Store {
     /// Just-in-time provisioning: the user known by this subject, else the
     /// one with this email (linked), else a new one; the membership, added
     /// with the default role if missing (a removed member rejoins); the
     /// login times; the host's authorization code; and the audit events.
+    /// A SAML sign-in's assertion is accepted in the same transaction
+    /// (`SignInWrite::assertion`): refused, nothing is written.
     pub async fn record_sign_in(
         &self,
         w: &SignInWrite,
         ctx: &ChangeContext,
-    ) -> StoreResult<SignInRecorded> {
+    ) -> StoreResult<Result<SignInRecorded, Refusal>> {
         let (w, ctx) = (w.clone(), ctx.clone());
         self.on_writer_thread(move |store| async move {
-            if let Some(done) = store.sqlite_member_sign_in(&w, &ctx).await? {
-                return Ok(done);
-            }
-            store.write_sign_in(&w, &ctx).await
+            let take = match store.sqlite_member_sign_in(&w, &ctx).await? {
+                Some(MemberBatch::Done(done)) => return Ok(done),
+                Some(MemberBatch::NotMember { accepted: true }) => None,
+                Some(MemberBatch::NotMember { accepted: false }) | None => w.assertion.as_ref(),
+            };
+            store.write_sign_in(&w, &ctx, take).await
         })
         .await
     }
 
     /// On SQLite, the sign-in of a returning member (the usual case) in
-    /// one round trip: the same changes as `write_sign_in`'s, as one batch
-    /// of statements in one transaction, each of which changes nothing
-    /// unless the subject's user is a member already. `None` when that
-    /// is not so (nothing was changed; `write_sign_in` takes over), or on
-    /// Postgres, which takes no batches (and no writer is held there).
+    /// one round trip, two with an assertion to accept: the same changes
+    /// as `write_sign_in`'s, as one batch of statements in one transaction,
+    /// each of which changes nothing unless the subject's user is a member
+    /// already. `None` on Postgres, which takes no batches (and no writer
+    /// is held there).
     async fn sqlite_member_sign_in(
         &self,
         w: &SignInWrite,
         ctx: &ChangeContext,
-    ) -> StoreResult<Option<SignInRecorded>> {
+    ) -> StoreResult<Option<MemberBatch>> {
         let (Backend::Sqlite { write, .. }, Some(code)) = (&self.backend, &w.code) else {
             return Ok(None);
         };
@@ -162,30 +218,84 @@ impl Store {
         );
         let mut held = write.acquire().await?;
         let conn = held.conn();
-        let batch: Result<Vec<(String, String)>, sqlx::Error> = sqlx::query_as(MEMBER_SIGN_IN)
-            .bind(&w.connection_id)
-            .bind(&w.subject)
-            .bind(w.now)
-            .bind(&w.first_name)
-            .bind(&w.last_name)
-            .bind(&w.organization_id)
-            .bind(&w.mapped_role)
-            .bind(&code.code_hash)
-            .bind(&code.client_id)
-            .bind(&code.redirect_uri)
-            .bind(&code.code_challenge)
-            .bind(Value::Object(code.claims.clone()).to_string())
-            .bind(code.expires_at)
-            .bind(event.id)
-            .bind(event.actor_type)
-            .bind(event.actor_id)
-            .bind(event.actor_label)
-            .bind(event.data)
-            .bind(event.request_id)
-            .fetch_all(&mut *conn)
-            .await;
-        let rows = match batch {
-            Ok(rows) => rows,
+        let assertion = w.assertion.as_ref();
+        let batch = sqlx::query(match assertion {
+            Some(_) => ACCEPTED_MEMBER_SIGN_IN,
+            None => MEMBER_SIGN_IN,
+        })
+        .bind(&w.connection_id)
+        .bind(&w.subject)
+        .bind(w.now)
+        .bind(&w.first_name)
+        .bind(&w.last_name)
+        .bind(&w.organization_id)
+        .bind(&w.mapped_role)
+        .bind(&code.code_hash)
+        .bind(&code.client_id)
+        .bind(&code.redirect_uri)
+        .bind(&code.code_challenge)
+        .bind(Value::Object(code.claims.clone()).to_string())
+        .bind(code.expires_at)
+        .bind(event.id)
+        .bind(event.actor_type)
+        .bind(event.actor_id)
+        .bind(event.actor_label)
+        .bind(event.data)
+        .bind(event.request_id);
+        let batch = match assertion {
+            Some(a) => batch
+                .bind(&a.connection_id)
+                .bind(&a.assertion_id)
+                .bind(a.expires_at)
+                .bind(&a.flow_id)
+                .bind(a.now),
+            None => batch,
+        };
+        let answered = batch.fetch_all(&mut *conn).await.and_then(|rows| {
+            let mut read = BatchRows::default();
+            for row in rows {
+                match row.columns().first().map(|c| c.name()) {
+                    Some("assertion_remembered") => read.remembered = true,
+                    Some("flow_taken") => read.flow_taken = true,
+                    _ => read.member = Some((row.try_get(0)?, row.try_get(1)?)),
+                }
+            }
+            Ok(read)
+        });
+        let outcome = match (answered, assertion) {
+            (Err(e), _) => Err(e),
+            (Ok(read), None) => Ok(read
+                .member
+                .map_or(MemberBatch::NotMember { accepted: false }, |m| {
+                    MemberBatch::Done(Ok(m.into()))
+                })),
+            // The batch's transaction is still open: committed only if the
+            // assertion was accepted.
+            (Ok(read), Some(a)) => {
+                let refusal = if !read.remembered {
+                    Some(Refusal::Replayed)
+                } else if a.flow_id.is_some() && !read.flow_taken {
+                    Some(Refusal::FlowUsed)
+                } else {
+                    None
+                };
+                let end = if refusal.is_some() {
+                    "ROLLBACK"
+                } else {
+                    "COMMIT"
+                };
+                sqlx::query(end)
+                    .execute(&mut *conn)
+                    .await
+                    .map(|_| match (refusal, read.member) {
+                        (Some(refusal), _) => MemberBatch::Done(Err(refusal)),
+                        (None, Some(m)) => MemberBatch::Done(Ok(m.into())),
+                        (None, None) => MemberBatch::NotMember { accepted: true },
+                    })
+            }
+        };
+        match outcome {
+            Ok(done) => Ok(Some(done)),
             Err(e) => {
                 // The batch stopped part-way, inside its transaction.
                 let undone = sqlx::query("ROLLBACK").execute(&mut *conn).await;
@@ -195,18 +305,9 @@ impl Store {
                     tracing::error!(error = %undo, "rolling back a failed sign-in failed; dropping the connection");
                     held.discard();
                 }
-                return Err(e.into());
+                Err(e.into())
             }
-        };
-        Ok(rows
-            .into_iter()
-            .next()
-            .map(|(user_id, role)| SignInRecorded {
-                user_id,
-                role,
-                user_created: false,
-                membership_created: false,
-            }))
+        }
     }
 
     /// The sign-in of a person who may be new, or not (or no longer) a
@@ -215,11 +316,18 @@ impl Store {
         &self,
         w: &SignInWrite,
         ctx: &ChangeContext,
-    ) -> StoreResult<SignInRecorded> {
+        assertion: Option<&AssertionUse>,
+    ) -> StoreResult<Result<SignInRecorded, Refusal>> {
         // Statements are few and answer what they change (`RETURNING`):
         // on SQLite the one writer is held for every round trip.
         write!(self, |p| async {
             let mut tx = p.begin().await?;
+            if let Some(assertion) = assertion
+                && let Err(refusal) = take_assertion!(tx, assertion).await?
+            {
+                // Dropped, the transaction rolls back.
+                return Ok(Err(refusal));
+            }
             // A returning person: their login time, and who they are.
             let known: Option<String> = sqlx::query_scalar(
                 "UPDATE sso_identities SET last_login_at = $3 \
@@ -359,12 +467,12 @@ impl Store {
             ));
             insert_events!(&mut *tx, events)?;
             tx.commit().await?;
-            Ok::<_, sqlx::Error>(SignInRecorded {
+            Ok::<_, sqlx::Error>(Ok(SignInRecorded {
                 user_id,
                 role,
                 user_created,
                 membership_created,
-            })
+            }))
         }
         .await)
         .map_err(Into::into)

@@ -11,7 +11,7 @@ use crate::domain::connections::Connection;
 use crate::domain::sign_in::SignInError;
 use crate::services::Services;
 use crate::services::oauth::{
-    Authorize, AuthorizeParams, HostRequest, OauthError, SignedInPerson, TokenParams,
+    Authorize, AuthorizeParams, HostRequest, OauthError, SignedInPerson, TokenParams, Vouched,
     error_redirect,
 };
 use crate::services::saml_signin::SignInStart;
@@ -124,13 +124,6 @@ pub async fn userinfo(req: HttpRequest, services: web::Data<Services>) -> HttpRe
     }
 }
 
-fn host_request(origin: &FlowOrigin) -> Option<HostRequest> {
-    origin
-        .context
-        .get("oauth")
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-}
-
 /// A sign-in started at the identity provider's dashboard: on to the host's
 /// `initiate_login_uri`, the vouched-for person waiting in a sealed cookie
 /// for the host's authorization request. `None` when no host takes it.
@@ -159,26 +152,24 @@ pub async fn idp_initiated(
         .finish()))
 }
 
-/// A sign-in the host started: provision the person and hand the host its
-/// code. `None` when the flow was not the host's.
+/// A sign-in the host started (`request`): provision the person and hand
+/// the host its code, or, if their SAML assertion is refused there, the
+/// error.
 pub async fn host_success(
     services: &Services,
     connection: &Connection,
-    origin: &FlowOrigin,
-    person: &SignedInPerson,
-) -> Option<Result<HttpResponse, PageError>> {
-    let request = host_request(origin)?;
-    Some(
-        services
-            .finish_host_sign_in(connection, &request, person, Some(current_request_id()))
-            .await
-            .map(|url| {
-                HttpResponse::SeeOther()
-                    .insert_header((header::LOCATION, url))
-                    .finish()
-            })
-            .map_err(PageError::from),
-    )
+    request: &HostRequest,
+    vouched: Vouched,
+) -> Result<HttpResponse, PageError> {
+    let finished = services
+        .finish_host_sign_in(connection, request, vouched, Some(current_request_id()))
+        .await?;
+    match finished {
+        Ok(url) => Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, url))
+            .finish()),
+        Err(refused) => Ok(failure_to_host(services, Some(connection), request, &refused).await),
+    }
 }
 
 /// A sign-in the host started failed: back to the host with the OAuth
@@ -189,23 +180,33 @@ pub async fn host_failure(
     origin: &FlowOrigin,
     error: &SignInError,
 ) -> Option<HttpResponse> {
-    let request = host_request(origin)?;
-    if let Some(id) = connection_id
-        && let Ok(connection) = services.get_connection(id).await
-    {
+    let request = origin.host_request()?;
+    let connection = match connection_id {
+        Some(id) => services.get_connection(id).await.ok(),
+        None => None,
+    };
+    Some(failure_to_host(services, connection.as_ref(), &request, error).await)
+}
+
+/// Back to the host with the OAuth error, the failure in the audit log.
+async fn failure_to_host(
+    services: &Services,
+    connection: Option<&Connection>,
+    request: &HostRequest,
+    error: &SignInError,
+) -> HttpResponse {
+    if let Some(connection) = connection {
         services
-            .record_sign_in_failure(&connection, error, Some(current_request_id()))
+            .record_sign_in_failure(connection, error, Some(current_request_id()))
             .await;
     }
     let url = error_redirect(
         &services.config.public_origin(),
-        &request,
+        request,
         "access_denied",
         error.code,
     );
-    Some(
-        HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, url))
-            .finish(),
-    )
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, url))
+        .finish()
 }

@@ -7,7 +7,7 @@ use super::error::PageError;
 use super::sign_in_result::{Success, failure_response_with, success_page};
 use super::{oauth, test_step};
 use crate::services::Services;
-use crate::services::oauth::SignedInPerson;
+use crate::services::oauth::{SignedInPerson, Vouched};
 use crate::services::oidc_signin::CallbackParams;
 use crate::services::test_sign_in::{FlowOrigin, TestIdentity};
 
@@ -71,9 +71,15 @@ pub async fn callback(
         groups: i.groups.clone(),
     };
     let origin = FlowOrigin::new(&signed_in.flow.purpose, &signed_in.flow.context);
-    if let Some(res) = oauth::host_success(&services, &signed_in.connection, &origin, &person).await
-    {
-        return res;
+    if let Some(request) = origin.host_request() {
+        // The flow's state was used once, when the callback was checked.
+        return oauth::host_success(
+            &services,
+            &signed_in.connection,
+            &request,
+            Vouched::checked(person),
+        )
+        .await;
     }
     let identity = signed_in.identity;
     success_page(Success {

@@ -8,7 +8,7 @@ use super::sign_in_result::{Success, failure_response, success_page};
 use super::{oauth, test_step};
 use crate::domain::connections::Protocol;
 use crate::services::Services;
-use crate::services::oauth::SignedInPerson;
+use crate::services::saml_signin::SamlFailure;
 use crate::services::test_sign_in::{FlowOrigin, TestIdentity};
 
 /// `GET /saml/{connection_id}/metadata`: the SP metadata to import into the
@@ -60,6 +60,22 @@ pub async fn certificate(
         .body(pair.certificate.to_pem()))
 }
 
+async fn failed(
+    services: &Services,
+    connection_path_id: &str,
+    f: SamlFailure,
+) -> Result<HttpResponse, PageError> {
+    failure_response(
+        services,
+        connection_path_id,
+        f.error,
+        f.purpose.as_deref(),
+        f.connection_id.as_deref(),
+        &f.origin,
+    )
+    .await
+}
+
 /// Largest ACS body: real responses with many groups run past 100 KB.
 pub const ACS_BODY_LIMIT: usize = 1024 * 1024;
 
@@ -88,22 +104,21 @@ pub async fn acs(
             .map(|(_, v)| v.as_str())
     };
     let saml_response = field("SAMLResponse").unwrap_or_default();
-    let signed_in = match services
-        .complete_saml_sign_in(&id, saml_response, field("RelayState"))
+    let checked = match services
+        .check_saml_response(&id, saml_response, field("RelayState"))
         .await
     {
+        Ok(checked) => checked,
+        Err(f) => return failed(&services, &id, f).await,
+    };
+    // A host's sign-in: the assertion is accepted in the sign-in's write.
+    if let Some(request) = checked.host_request() {
+        let connection = checked.connection.clone();
+        return oauth::host_success(&services, &connection, &request, checked.into_vouched()).await;
+    }
+    let signed_in = match services.accept_saml_response(checked).await {
         Ok(signed_in) => signed_in,
-        Err(f) => {
-            return failure_response(
-                &services,
-                &id,
-                f.error,
-                f.purpose.as_deref(),
-                f.connection_id.as_deref(),
-                &f.origin,
-            )
-            .await;
-        }
+        Err(f) => return failed(&services, &id, f).await,
     };
     if let Some(flow) = signed_in.flow.as_ref().filter(|f| f.purpose == "test") {
         let i = &signed_in.identity;
@@ -122,22 +137,11 @@ pub async fn acs(
         let origin = FlowOrigin::new(&flow.purpose, &flow.context);
         return test_step::finish(&services, &signed_in.connection, &origin, Ok(&identity)).await;
     }
-    let i = &signed_in.identity;
-    let person = SignedInPerson {
-        subject: i.name_id.clone().unwrap_or_else(|| i.email.clone()),
-        email: i.email.clone(),
-        first_name: i.first_name.clone(),
-        last_name: i.last_name.clone(),
-        groups: i.groups.clone(),
-    };
-    let handed_over = match &signed_in.flow {
-        Some(flow) => {
-            let origin = FlowOrigin::new(&flow.purpose, &flow.context);
-            oauth::host_success(&services, &signed_in.connection, &origin, &person).await
-        }
-        None => oauth::idp_initiated(&services, &signed_in.connection, &person).await,
-    };
-    if let Some(res) = handed_over {
+    // Started at the identity provider: on to the host, if one takes it.
+    if signed_in.flow.is_none()
+        && let Some(res) =
+            oauth::idp_initiated(&services, &signed_in.connection, &signed_in.person()).await
+    {
         return res;
     }
     let identity = signed_in.identity;

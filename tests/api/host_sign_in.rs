@@ -203,6 +203,27 @@ async fn through_saml_at(
     name_id: &str,
     changes: Value,
 ) -> reqwest::Response {
+    let (request_id, relay_state) = to_the_idp(authorize).await;
+    no_redirects()
+        .post(format!(
+            "{acs_base}/saml/{}/acs",
+            conn["id"].as_str().expect("id")
+        ))
+        .form(&[
+            (
+                "SAMLResponse",
+                idp_response(conn, &request_id, name_id, changes),
+            ),
+            ("RelayState", relay_state),
+        ])
+        .send()
+        .await
+        .expect("acs")
+}
+
+/// The host's authorization request, followed to the identity provider:
+/// the AuthnRequest's ID and the RelayState.
+async fn to_the_idp(authorize: &str) -> (String, String) {
     let res = no_redirects()
         .get(authorize)
         .send()
@@ -221,6 +242,11 @@ async fn through_saml_at(
         .expect("inflate");
     let doc = roxmltree::Document::parse(&xml).expect("xml");
     let request_id = doc.root_element().attribute("ID").expect("id").to_string();
+    (request_id, q["RelayState"].clone())
+}
+
+/// The identity provider's answer to `request_id`, for `name_id`.
+fn idp_response(conn: &Value, request_id: &str, name_id: &str, changes: Value) -> String {
     let mut p = json!({
         "issuer": IDP_ENTITY, "destination": conn["sp"]["acs_url"], "audience": conn["sp"]["entity_id"],
         "in_response_to": request_id, "name_id": name_id,
@@ -229,19 +255,76 @@ async fn through_saml_at(
     for (k, v) in changes.as_object().cloned().unwrap_or_default() {
         p[k] = v;
     }
-    no_redirects()
-        .post(format!(
-            "{acs_base}/saml/{}/acs",
-            conn["id"].as_str().expect("id")
-        ))
-        .form(&[
-            ("SAMLResponse", TestIdp::shared().response(&p)),
-            ("RelayState", q["RelayState"].clone()),
-        ])
-        .send()
-        .await
-        .expect("acs")
+    TestIdp::shared().response(&p)
 }
+
+on_both!(
+    a_host_sign_in_accepts_its_assertion_once_in_its_own_write,
+    |app| {
+        let (org, conn) = saml_org(&app).await;
+        let conn_id = conn["id"].as_str().expect("id");
+        let host = Host::register(&app).await;
+        let signed_in = |action: &str| {
+            let query = format!("organization_id={org}&action={action}");
+            let app = &app;
+            async move { app.events(&query).await.len() }
+        };
+        // Both a new person's sign-in and a returning member's take the
+        // assertion in the same transaction as the rest.
+        for (round, name_id) in [(1, "carol"), (2, "carol")] {
+            let (url, _, _, _) = host.authorize_url("alice@acme.test");
+            let (request_id, relay) = to_the_idp(&url).await;
+            let first = idp_response(&conn, &request_id, name_id, json!({}));
+            let other = idp_response(&conn, &request_id, name_id, json!({}));
+            // All three check out before any is accepted, as they would on
+            // instances racing each other.
+            let check = |response: String| {
+                let (app, relay) = (&app, &relay);
+                async move {
+                    app.services
+                        .check_saml_response(conn_id, &response, Some(relay))
+                        .await
+                        .unwrap_or_else(|f| panic!("{:?}", f.error))
+                }
+            };
+            let (once, again, answer_b) = (
+                check(first.clone()).await,
+                check(first).await,
+                check(other).await,
+            );
+            let request = once.host_request().expect("the host's flow");
+            let connection = once.connection.clone();
+            let finish = |checked: gatehouse::services::saml_signin::CheckedSamlResponse| {
+                let (app, connection, request) = (&app, &connection, &request);
+                async move {
+                    app.services
+                        .finish_host_sign_in(connection, request, checked.into_vouched(), None)
+                        .await
+                        .expect("the write")
+                        .map_err(|e| e.code)
+                }
+            };
+            let url = finish(once).await.expect("signed in");
+            assert!(query(&url).contains_key("code"), "{url}");
+            assert_eq!(
+                finish(again).await,
+                Err("saml_replayed_assertion"),
+                "round {round}: the same assertion again"
+            );
+            assert_eq!(
+                finish(answer_b).await,
+                Err("saml_in_response_to_invalid"),
+                "round {round}: another answer to the same request"
+            );
+            assert_eq!(
+                signed_in("sign_in.succeeded").await,
+                round,
+                "round {round}: a refused assertion writes nothing"
+            );
+        }
+        assert_eq!(signed_in("user.created").await, 1);
+    }
+);
 
 on_both!(
     a_new_member_gets_the_default_role_and_a_mapped_role_is_followed,
