@@ -60,6 +60,8 @@ pub async fn certificate(
         .body(pair.certificate.to_pem()))
 }
 
+/// A failed response: back to the host or the admin's test, or the error
+/// page.
 async fn failed(
     services: &Services,
     connection_path_id: &str,
