@@ -116,13 +116,16 @@ impl CheckedSamlResponse {
         self.flow
             .as_ref()
             .filter(|f| f.purpose == FlowPurpose::SignIn.as_str())
-            .and_then(|f| FlowOrigin::new(&f.purpose, &f.context).host_request())
+            .and_then(|_| self.origin().host_request())
     }
 
-    /// The person, for the host's sign-in write, which accepts the
-    /// assertion in its own transaction.
-    pub fn into_vouched(self) -> Vouched {
-        Vouched::with_assertion(person(self.identity), self.assertion)
+    /// The connection, and the person for the host's sign-in write, which
+    /// accepts the assertion in its own transaction.
+    pub fn into_vouched(self) -> (Connection, Vouched) {
+        (
+            self.connection,
+            Vouched::with_assertion(person(self.identity), self.assertion),
+        )
     }
 }
 

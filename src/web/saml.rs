@@ -115,8 +115,8 @@ pub async fn acs(
     };
     // A host's sign-in: the assertion is accepted in the sign-in's write.
     if let Some(request) = checked.host_request() {
-        let connection = checked.connection.clone();
-        return oauth::host_success(&services, &connection, &request, checked.into_vouched()).await;
+        let (connection, vouched) = checked.into_vouched();
+        return oauth::host_success(&services, &connection, &request, vouched).await;
     }
     let signed_in = match services.accept_saml_response(checked).await {
         Ok(signed_in) => signed_in,

@@ -293,12 +293,12 @@ on_both!(
                 check(other).await,
             );
             let request = once.host_request().expect("the host's flow");
-            let connection = once.connection.clone();
             let finish = |checked: gatehouse::services::saml_signin::CheckedSamlResponse| {
-                let (app, connection, request) = (&app, &connection, &request);
+                let (app, request) = (&app, &request);
                 async move {
+                    let (connection, vouched) = checked.into_vouched();
                     app.services
-                        .finish_host_sign_in(connection, request, checked.into_vouched(), None)
+                        .finish_host_sign_in(&connection, request, vouched, None)
                         .await
                         .expect("the write")
                         .map_err(|e| e.code)
