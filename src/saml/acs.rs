@@ -19,13 +19,12 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Duration, Utc};
 use openssl::pkey::{PKey, Private};
 use roxmltree::{Document, Node, ParsingOptions};
-use samael::crypto::{
-    AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider, ReduceMode,
-};
+use samael::crypto::AllowedSignatureAlgorithm;
 
 use super::certificates::Certificate;
 use super::config::IdpSettings;
 use super::sp::SpUrls;
+use super::xmldsig::Unverified;
 
 pub const PROTOCOL_NS: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
 pub const ASSERTION_NS: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
@@ -190,20 +189,6 @@ fn certificate_in(doc: &Document) -> Option<String> {
         .map(|c| c.fingerprint_display())
 }
 
-/// libxmlsec1 prints every failed check to stderr by default; Gatehouse
-/// reports failures itself, with codes, so the library stays quiet.
-fn quiet_xmlsec() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        unsafe extern "C" {
-            fn xmlSecErrorsDefaultCallbackEnableOutput(enabled: std::os::raw::c_int);
-        }
-        // SAFETY: sets one process-wide flag in libxmlsec1, which samael
-        // links; no pointers are passed and it may be called at any time.
-        unsafe { xmlSecErrorsDefaultCallbackEnableOutput(0) };
-    });
-}
-
 /// Validates a SAMLResponse (base64, as posted) against the connection's
 /// settings. Pure apart from the cryptography (libxmlsec1, OpenSSL).
 pub fn validate(
@@ -212,7 +197,6 @@ pub fn validate(
     expectation: &Expectation,
     now: DateTime<Utc>,
 ) -> Result<ValidatedAssertion, AcsError> {
-    quiet_xmlsec();
     let xml = decode(saml_response)?;
     let doc = parse_strict(&xml)?;
     precheck(&doc)?;
@@ -465,22 +449,15 @@ fn verify(xml: &str, doc: &Document, settings: Settings) -> Result<String, AcsEr
         ));
     }
     check_signature_shape(doc)?;
-    let certs: Vec<CertificateDer> = settings
-        .idp
-        .certificates
-        .iter()
-        .map(|c| CertificateDer::from(c.der_bytes()))
-        .collect();
-    Crypto::reduce_xml_to_signed_with_allowed_algorithms(
-        xml,
-        &certs,
-        ReduceMode::PreDigest,
-        Some(ALLOWED_ALGORITHMS),
-    )
-    .map_err(|_| AcsError {
-        expected: Some(settings.idp.certificates.iter().map(Certificate::fingerprint_display).collect::<Vec<_>>().join(", ")),
-        received: Some(certificate_in(doc).unwrap_or_else(|| "(no certificate in the response)".into())),
-        ..AcsError::new("saml_signature_invalid", "The signature does not verify with the identity provider's signing certificate, or the signed content was changed.")
+    let invalid = |detail: &str| AcsError::new("saml_signature_invalid", detail);
+    super::xmldsig::signed_content(xml, &settings.idp.certificates).map_err(|unverified| match unverified {
+        Unverified::BadId => invalid("An ID in the response is not a valid XML name or is used twice, so a signature cannot be tied to what it signs."),
+        Unverified::Ambiguous => invalid("Several parts of the response are signed separately and none of them holds the whole response."),
+        _ => AcsError {
+            expected: Some(settings.idp.certificates.iter().map(Certificate::fingerprint_display).collect::<Vec<_>>().join(", ")),
+            received: Some(certificate_in(doc).unwrap_or_else(|| "(no certificate in the response)".into())),
+            ..invalid("The signature does not verify with the identity provider's signing certificate, or the signed content was changed.")
+        },
     })
 }
 

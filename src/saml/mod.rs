@@ -11,6 +11,7 @@ pub mod identity;
 pub mod metadata;
 pub mod sp;
 pub mod sp_key;
+pub mod xmldsig;
 
 /// A problem with SAML settings an admin gave, with a stable code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
