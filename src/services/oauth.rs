@@ -811,36 +811,17 @@ impl Services {
         let now = self.clock.now();
         let code_hash = crypto::token_hash(p.code.as_deref().unwrap_or_default());
         let access_token = crypto::random_token("ghat_");
-        let check = {
-            let (client_id, issuer) = (client.id.clone(), self.issuer());
-            let redirect_uri = p.redirect_uri.clone();
-            let verifier = p.code_verifier.clone().unwrap_or_default();
-            let token_hash = crypto::token_hash(&access_token);
-            move |code: &OauthCode| {
-                let claims = token_claims(
-                    code,
-                    &client_id,
-                    redirect_uri.as_deref(),
-                    &verifier,
-                    &issuer,
-                    now,
-                )?;
-                let token = NewAccessToken {
-                    token_hash,
-                    claims: claims.to_string(),
-                    expires_at: now + TOKEN_LIFETIME,
-                };
-                Ok((claims, token))
-            }
+        let token = NewAccessToken {
+            token_hash: crypto::token_hash(&access_token),
+            expires_at: now + TOKEN_LIFETIME,
         };
-        let claims = match self
+        let code = match self
             .store
-            .redeem_oauth_code(&code_hash, now, check)
+            .redeem_oauth_code(&code_hash, now, &token)
             .await
             .map_err(|e| internal(e.into()))?
         {
-            Redemption::Issued(claims) => claims,
-            Redemption::Refused(error) => return Err(error),
+            Redemption::Taken(code) => code,
             Redemption::Used => {
                 return Err(oauth_error(
                     400,
@@ -849,6 +830,25 @@ impl Services {
                 ));
             }
             Redemption::Unknown => return Err(oauth_error(400, "invalid_grant", "unknown code")),
+        };
+        let checked = token_claims(
+            &code,
+            &client.id,
+            p.redirect_uri.as_deref(),
+            p.code_verifier.as_deref().unwrap_or_default(),
+            &self.issuer(),
+            now,
+        );
+        let claims = match checked {
+            Ok(claims) => claims,
+            Err(refused) => {
+                // The code stays used; its token was never handed out.
+                self.store
+                    .forget_access_token(&token.token_hash)
+                    .await
+                    .map_err(|e| internal(e.into()))?;
+                return Err(refused);
+            }
         };
         let (kid, key) = self.signing_key().await.map_err(internal)?;
         let id_token =

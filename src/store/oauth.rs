@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::events::{EventRow, insert_event};
-use super::{Store, StoreResult, read, write};
+use super::{Backend, Store, StoreResult, read, write};
 use crate::domain::audit::{ChangeContext, NewEvent};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -34,26 +34,44 @@ pub struct OauthCode {
     pub expires_at: DateTime<Utc>,
 }
 
-/// An access token to store, by its hash, with the claims userinfo answers.
+/// An access token to store, by its hash; it carries the claims of the
+/// code it is issued for (userinfo answers them).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAccessToken {
     pub token_hash: String,
-    pub claims: String,
     pub expires_at: DateTime<Utc>,
 }
 
 /// What became of a code handed in for tokens.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Redemption<T, E> {
-    /// Taken, accepted, and its access token stored.
-    Issued(T),
-    /// Taken, and refused by the caller's check (it stays used).
-    Refused(E),
+pub enum Redemption {
+    /// Taken, with the access token stored; the caller checks the code
+    /// and, if it refuses it, forgets the token (the code stays used).
+    Taken(OauthCode),
     /// Used before.
     Used,
     /// Never issued (or forgotten since it expired).
     Unknown,
 }
+
+/// Takes an unused code and stores its access token, on SQLite: one batch
+/// in one transaction (SQLite has no changes in `WITH`). `changes()` is
+/// what the `UPDATE` before changed: the token is stored only with the
+/// code taken.
+const REDEEM_SQLITE: &str = "BEGIN; \
+    UPDATE oauth_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL \
+    RETURNING client_id, redirect_uri, code_challenge, claims, expires_at; \
+    INSERT INTO oauth_access_tokens (token_hash, client_id, claims, created_at, expires_at) \
+    SELECT $3, client_id, claims, $2, $4 FROM oauth_codes WHERE code_hash = $1 AND changes() = 1; \
+    COMMIT";
+
+/// The same on Postgres, as one statement.
+const REDEEM_POSTGRES: &str = "WITH taken AS ( \
+    UPDATE oauth_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL \
+    RETURNING client_id, redirect_uri, code_challenge, claims, expires_at), \
+    issued AS (INSERT INTO oauth_access_tokens (token_hash, client_id, claims, created_at, expires_at) \
+    SELECT $3, client_id, claims, $2, $4 FROM taken) \
+    SELECT client_id, redirect_uri, code_challenge, claims, expires_at FROM taken";
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SigningKey {
@@ -116,54 +134,47 @@ impl Store {
     }
 
     /// Redeems a code: takes it if it was unused (marking it used in the
-    /// same statement, so it works once across instances) and, if `check`
-    /// accepts it, stores the access token `check` answers, all on one trip
-    /// to the writer. `check` runs there, so it must be quick.
-    pub async fn redeem_oauth_code<T, E>(
+    /// same statement, so it works once across instances) and stores the
+    /// access token with the code's claims, in one transaction and one
+    /// round trip.
+    pub async fn redeem_oauth_code(
         &self,
         code_hash: &str,
         now: DateTime<Utc>,
-        check: impl FnOnce(&OauthCode) -> Result<(T, NewAccessToken), E> + Send + 'static,
-    ) -> StoreResult<Redemption<T, E>>
-    where
-        T: Send + 'static,
-        E: Send + 'static,
-    {
-        let hash = code_hash.to_string();
+        token: &NewAccessToken,
+    ) -> StoreResult<Redemption> {
+        let (hash, token) = (code_hash.to_string(), token.clone());
         let taken = self
             .on_writer_thread(move |store| async move {
-                let code: Option<OauthCode> = write!(store, |p| sqlx::query_as(
-                    "UPDATE oauth_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL \
-                     RETURNING client_id, redirect_uri, code_challenge, claims, expires_at"
-                )
-                .bind(&hash)
-                .bind(now)
-                .fetch_optional(p)
-                .await)?;
-                let Some(code) = code else {
-                    return Ok(None);
+                macro_rules! redeem {
+                    ($sql:expr, $on:expr) => {
+                        sqlx::query_as::<_, OauthCode>($sql)
+                            .bind(&hash)
+                            .bind(now)
+                            .bind(&token.token_hash)
+                            .bind(token.expires_at)
+                            // Every row, so that the batch runs to its end.
+                            .fetch_all($on)
+                            .await
+                    };
+                }
+                let redeemed = match &store.backend {
+                    Backend::Sqlite { write, .. } => {
+                        let mut held = write.acquire().await?;
+                        let redeemed = redeem!(REDEEM_SQLITE, &mut *held.conn());
+                        if redeemed.is_err() {
+                            held.roll_back_failed_batch().await;
+                        }
+                        held.check(&redeemed);
+                        redeemed
+                    }
+                    Backend::Postgres(pool) => redeem!(REDEEM_POSTGRES, pool),
                 };
-                let (answer, token) = match check(&code) {
-                    Ok(issued) => issued,
-                    Err(refused) => return Ok(Some(Redemption::Refused(refused))),
-                };
-                write!(store, |p| sqlx::query(
-                    "INSERT INTO oauth_access_tokens (token_hash, client_id, claims, created_at, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5)"
-                )
-                .bind(&token.token_hash)
-                .bind(&code.client_id)
-                .bind(&token.claims)
-                .bind(now)
-                .bind(token.expires_at)
-                .execute(p)
-                .await
-                .map(|r| r.rows_affected()))?;
-                Ok(Some(Redemption::Issued(answer)))
+                Ok(redeemed?.pop())
             })
             .await?;
-        if let Some(redemption) = taken {
-            return Ok(redemption);
+        if let Some(code) = taken {
+            return Ok(Redemption::Taken(code));
         }
         let known: Option<String> = read!(self, |p| sqlx::query_scalar(
             "SELECT code_hash FROM oauth_codes WHERE code_hash = $1"
@@ -175,6 +186,18 @@ impl Store {
             Some(_) => Redemption::Used,
             None => Redemption::Unknown,
         })
+    }
+
+    /// Forgets an access token (one issued for a code the caller refused).
+    pub async fn forget_access_token(&self, token_hash: &str) -> StoreResult<()> {
+        write!(self, |p| sqlx::query(
+            "DELETE FROM oauth_access_tokens WHERE token_hash = $1"
+        )
+        .bind(token_hash)
+        .execute(p)
+        .await
+        .map(|_| ()))?;
+        Ok(())
     }
 
     /// The claims of an unexpired access token.

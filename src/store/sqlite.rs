@@ -102,6 +102,18 @@ impl Held<'_> {
         self.discarded = true;
     }
 
+    /// After a batch of statements failed part-way, perhaps inside its
+    /// transaction: rolls that back, or drops the connection if it cannot.
+    pub(crate) async fn roll_back_failed_batch(&mut self) {
+        let undone = sqlx::query("ROLLBACK").execute(&mut *self.conn()).await;
+        if let Err(undo) = &undone
+            && !undo.to_string().contains("no transaction is active")
+        {
+            tracing::error!(error = %undo, "rolling back a failed batch failed; dropping the connection");
+            self.discard();
+        }
+    }
+
     /// Drops the connection instead of giving it back if its thread has
     /// died (the next user gets a new one).
     pub(crate) fn check<T: Outcome>(&mut self, outcome: &T) {

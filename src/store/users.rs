@@ -298,13 +298,7 @@ impl Store {
             Ok(done) => Ok(Some(done)),
             Err(e) => {
                 // The batch stopped part-way, inside its transaction.
-                let undone = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                if let Err(undo) = &undone
-                    && !undo.to_string().contains("no transaction is active")
-                {
-                    tracing::error!(error = %undo, "rolling back a failed sign-in failed; dropping the connection");
-                    held.discard();
-                }
+                held.roll_back_failed_batch().await;
                 Err(e.into())
             }
         }

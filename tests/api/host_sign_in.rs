@@ -506,6 +506,60 @@ on_both!(
     }
 );
 
+on_both!(
+    a_code_refused_at_the_token_endpoint_stays_used_and_leaves_no_token,
+    |app| {
+        let (_, conn) = saml_org(&app).await;
+        let host = Host::register(&app).await;
+        let tokens = "SELECT token_hash FROM oauth_access_tokens";
+        let (url, _, nonce, verifier) = host.authorize_url("alice@acme.test");
+        let res = through_saml(&app, &conn, &url, "alice@acme.test", json!({})).await;
+        let code = query(&location(&res))["code"].clone();
+
+        // Another sign-in's verifier: refused, and the code is used up.
+        let (_, _, _, other) = host.authorize_url("alice@acme.test");
+        let refused = host.exchange(&code, &nonce, other).await;
+        assert!(
+            refused.as_ref().is_err_and(
+                |e| e.contains("invalid_grant") && e.contains("code_verifier does not match")
+            ),
+            "{refused:?}"
+        );
+        assert_eq!(
+            app.text_column(tokens).await,
+            Vec::<String>::new(),
+            "the access token stored with the code was forgotten"
+        );
+        let again = host.exchange(&code, &nonce, verifier).await;
+        assert!(
+            again.as_ref().is_err_and(|e| e.contains("already used")),
+            "{again:?}"
+        );
+
+        // The next sign-in exchanges as usual, and only its token is kept.
+        let (url, _, nonce, verifier) = host.authorize_url("alice@acme.test");
+        let res = through_saml(&app, &conn, &url, "alice@acme.test", json!({})).await;
+        let code = query(&location(&res))["code"].clone();
+        let (_, access_token) = host
+            .exchange(&code, &nonce, verifier)
+            .await
+            .expect("exchanges");
+        assert_eq!(app.text_column(tokens).await.len(), 1);
+        let info = reqwest::Client::new()
+            .get(app.url("/oauth/userinfo"))
+            .bearer_auth(&access_token)
+            .send()
+            .await
+            .expect("userinfo");
+        assert_eq!(info.status(), 200);
+        let info: Value = info.json().await.expect("json");
+        assert_eq!(info["email"], "alice@acme.test");
+        for token_only in ["iss", "aud", "iat", "exp", "nonce"] {
+            assert!(info.get(token_only).is_none(), "{token_only}: {info}");
+        }
+    }
+);
+
 #[tokio::test]
 async fn failures_go_back_to_the_host_as_oauth_errors_or_stop_at_an_error_page() {
     let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
