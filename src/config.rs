@@ -162,7 +162,8 @@ pub struct Config {
     pub extra_blocked_domains: Vec<String>,
     /// Taken off that list.
     pub unblocked_domains: Vec<String>,
-    /// How often SAML metadata URLs are fetched again.
+    /// How often SAML metadata URLs and OpenID Connect discovery documents
+    /// are fetched again.
     pub metadata_refresh_interval: Duration,
     /// Whether this process runs the background jobs (domain re-checks).
     /// Always on for `serve`; tests turn it off to drive jobs themselves.

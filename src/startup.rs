@@ -112,9 +112,10 @@ impl Application {
 const JOB_TICK: Duration = Duration::from_secs(20);
 
 /// Background work: re-checking pending domains, re-fetching SAML
-/// metadata, sending webhooks, forgetting expired sign-in state. Every
-/// instance runs it; leases in the database keep two instances from doing
-/// the same domain or sending the same webhook.
+/// metadata and OpenID Connect discovery documents, sending webhooks,
+/// forgetting expired sign-in state. Every instance runs it; leases in the
+/// database keep two instances from doing the same domain, refreshing the
+/// same connection or sending the same webhook.
 async fn background_jobs(services: Services) {
     let mut tick = tokio::time::interval(JOB_TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -129,6 +130,14 @@ async fn background_jobs(services: Services) {
             Ok(0) => {}
             Ok(n) => tracing::info!(refreshed = n, "re-fetched SAML metadata"),
             Err(e) => tracing::warn!(error = %e, "metadata refresh pass failed"),
+        }
+        match services.refresh_oidc_discovery().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                refreshed = n,
+                "re-fetched OpenID Connect discovery documents"
+            ),
+            Err(e) => tracing::warn!(error = %e, "discovery refresh pass failed"),
         }
         match services.run_webhook_pass().await {
             Ok(pass) if pass == Default::default() => {}

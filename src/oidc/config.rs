@@ -69,6 +69,10 @@ pub struct OidcConfig {
     #[serde(default, skip_serializing_if = "ClaimMapping::is_default")]
     pub claim_mapping: ClaimMapping,
     pub discovered_at: Option<DateTime<Utc>>,
+    /// The last failed re-fetch of the discovery document (the settings
+    /// above are the last good ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discovery_refresh_error: Option<String>,
 }
 
 /// The scopes every sign-in asks for.

@@ -113,7 +113,7 @@ fn settings_error(e: SettingsError) -> ServiceError {
     }
 }
 
-fn event(c: &Connection, action: &'static str, data: serde_json::Value) -> NewEvent {
+pub(super) fn event(c: &Connection, action: &'static str, data: serde_json::Value) -> NewEvent {
     NewEvent {
         organization_id: Some(c.organization_id.clone()),
         action,
@@ -347,7 +347,7 @@ impl Services {
     }
 
     /// Saves a changed connection, mapping the store's conflicts to codes.
-    async fn save(
+    pub(super) async fn save(
         &self,
         c: &Connection,
         expected_version: i64,
@@ -541,95 +541,6 @@ impl Services {
             config.sp_key = None;
         }
         Ok(true)
-    }
-
-    /// Re-fetches the metadata of connections configured by URL, so a
-    /// certificate rotated at the identity provider is picked up without an
-    /// admin. The refreshed data replaces the same source in the current and
-    /// the live settings alike (no new version: nothing was changed by
-    /// anyone). A failed fetch keeps the last good settings and records the
-    /// error. Answers how many connections this instance refreshed.
-    pub async fn refresh_saml_metadata(&self) -> ServiceResult<usize> {
-        let now = self.clock.now();
-        let next = now
-            + chrono::Duration::from_std(self.config.metadata_refresh_interval)
-                .unwrap_or(chrono::Duration::hours(12));
-        let mut refreshed = 0;
-        for c in self.store.list_saml_connections().await? {
-            let config = saml_config(&c);
-            let Some(url) = config
-                .metadata_url
-                .clone()
-                .filter(|_| config.source == Some(Source::MetadataUrl))
-            else {
-                continue;
-            };
-            if !self.store.claim_metadata_refresh(&c.id, now, next).await? {
-                continue;
-            }
-            refreshed += 1;
-            let input = SamlInput {
-                metadata_url: Some(url.clone()),
-                ..SamlInput::default()
-            };
-            let (fresh, error) = match self.resolve_saml(&input, &config).await {
-                Ok(fresh) => (Some(fresh), None),
-                Err(e) => (None, Some(e.to_string())),
-            };
-            let apply = |value: &serde_json::Value| -> serde_json::Value {
-                let mut old: SamlConfig = serde_json::from_value(value.clone()).unwrap_or_default();
-                if old.metadata_url.as_deref() != Some(url.as_str()) {
-                    return value.clone();
-                }
-                match &fresh {
-                    Some(f) => {
-                        old.idp = f.idp.clone();
-                        old.metadata_fetched_at = f.metadata_fetched_at;
-                        old.metadata_refresh_error = None;
-                    }
-                    None => old.metadata_refresh_error = error.clone(),
-                }
-                serde_json::to_value(&old).unwrap_or_else(|_| value.clone())
-            };
-            let updated = Connection {
-                config: apply(&c.config),
-                live_config: c.live_config.as_ref().map(apply),
-                updated_at: now,
-                ..c.clone()
-            };
-            if updated.config == c.config && updated.live_config == c.live_config {
-                continue;
-            }
-            let fingerprints = |v: &serde_json::Value| -> Vec<String> {
-                serde_json::from_value::<SamlConfig>(v.clone())
-                    .ok()
-                    .and_then(|s| s.idp)
-                    .map(|i| {
-                        i.certificates
-                            .into_iter()
-                            .map(|c| c.fingerprint_sha256)
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            };
-            let e = event(
-                &updated,
-                "connection.metadata_refreshed",
-                json!({ "ok": error.is_none(), "error": error, "certificates": fingerprints(&updated.config), "previous_certificates": fingerprints(&c.config) }),
-            );
-            if let Err(e) = self
-                .save(
-                    &updated,
-                    c.lifecycle.config_version,
-                    &ChangeContext::system(),
-                    e,
-                )
-                .await
-            {
-                tracing::warn!(connection_id = %c.id, error = %e, "metadata refresh not saved");
-            }
-        }
-        Ok(refreshed)
     }
 
     /// Makes a connection live. The host may skip the test requirement.

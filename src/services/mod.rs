@@ -18,6 +18,7 @@ pub mod audit;
 pub mod branding;
 pub mod connections;
 pub mod domains;
+pub mod idp_refresh;
 pub mod oauth;
 pub mod oidc_settings;
 pub mod oidc_signin;

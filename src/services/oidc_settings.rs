@@ -5,7 +5,7 @@
 use super::{ServiceError, ServiceResult, Services};
 use crate::crypto::seal;
 use crate::domain::connections::{Connection, Provider};
-use crate::oidc::config::{ClaimMapping, OidcConfig};
+use crate::oidc::config::{ClaimMapping, OidcConfig, ProviderMetadata};
 use crate::oidc::discovery;
 
 /// The provider's side of an OIDC connection, as given; what is left out
@@ -93,6 +93,26 @@ pub fn clean_claim_mapping(mapping: ClaimMapping) -> ServiceResult<ClaimMapping>
 }
 
 impl Services {
+    /// Fetches and checks the discovery document of the issuer or
+    /// discovery URL an admin gave: the issuer it must name, the provider's
+    /// settings, and the Entra ID tenant the issuer is pinned to.
+    pub(super) async fn discover(
+        &self,
+        provider: Provider,
+        given: &str,
+    ) -> ServiceResult<(String, ProviderMetadata, Option<String>)> {
+        let (location, issuer) =
+            discovery::location(provider, given).map_err(|e| refused(e.code, e.message))?;
+        let fetched = self
+            .fetcher
+            .get(&location, "application/json")
+            .await
+            .map_err(|e| refused(e.code, e.message))?;
+        let (metadata, tenant) = discovery::parse(provider, &fetched.body, &issuer)
+            .map_err(|e| refused(e.code, e.message))?;
+        Ok((issuer, metadata, tenant))
+    }
+
     /// Turns what the admin gave into checked settings, keeping what was
     /// not given. Nothing is stored here: on any error the caller keeps the
     /// last good settings.
@@ -115,19 +135,12 @@ impl Services {
             let url = new_url
                 .or_else(|| current.discovery_url.clone())
                 .unwrap_or_default();
-            let (location, issuer) =
-                discovery::location(provider, &url).map_err(|e| refused(e.code, e.message))?;
-            let fetched = self
-                .fetcher
-                .get(&location, "application/json")
-                .await
-                .map_err(|e| refused(e.code, e.message))?;
-            let (metadata, tenant) = discovery::parse(provider, &fetched.body, &issuer)
-                .map_err(|e| refused(e.code, e.message))?;
+            let (issuer, metadata, tenant) = self.discover(provider, &url).await?;
             config.discovery_url = Some(if url.is_empty() { issuer } else { url });
             config.provider = Some(metadata);
             config.tenant_id = tenant;
             config.discovered_at = Some(self.clock.now());
+            config.discovery_refresh_error = None;
         }
         if let Some(client_id) = given(&input.client_id) {
             if client_id.len() > 512 {

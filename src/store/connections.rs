@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use super::events::{EventRow, insert_event};
 use super::{Store, StoreError, StoreResult, read, write};
 use crate::domain::audit::{ChangeContext, NewEvent};
-use crate::domain::connections::{Connection, Lifecycle, Provider, State};
+use crate::domain::connections::{Connection, Lifecycle, Protocol, Provider, State};
 
 #[derive(sqlx::FromRow)]
 pub(super) struct Row {
@@ -192,10 +192,13 @@ impl Store {
         Ok(won == 1)
     }
 
-    /// Every SAML connection (for the metadata refresh job).
-    pub async fn list_saml_connections(&self) -> StoreResult<Vec<Connection>> {
-        let sql = format!("SELECT {COLUMNS} FROM connections WHERE protocol = 'saml' ORDER BY id");
-        let rows: Vec<Row> = read!(self, |p| sqlx::query_as(&sql).fetch_all(p).await)?;
+    /// Every connection of one protocol (for the refresh job).
+    pub async fn list_connections_of(&self, protocol: Protocol) -> StoreResult<Vec<Connection>> {
+        let sql = format!("SELECT {COLUMNS} FROM connections WHERE protocol = $1 ORDER BY id");
+        let rows: Vec<Row> = read!(self, |p| sqlx::query_as(&sql)
+            .bind(protocol.as_str())
+            .fetch_all(p)
+            .await)?;
         rows.into_iter().map(Connection::try_from).collect()
     }
 

@@ -1,5 +1,6 @@
-//! SAML connections through the host API: settings by metadata XML, URL or
-//! hand, the lifecycle, and the rules around domains.
+//! Connections through the host API: SAML settings by metadata XML, URL or
+//! hand, the lifecycle, the rules around domains, and what identity
+//! providers publish (metadata, discovery documents) fetched again.
 
 use serde_json::{Value, json};
 
@@ -627,5 +628,126 @@ on_both!(
         assert_eq!(kept["idp"], after["idp"]);
         let events = app.events("action=connection.metadata_refreshed").await;
         assert_eq!(events[0]["data"]["ok"], false);
+    }
+);
+
+/// A discovery document naming `issuer`, its endpoints under `base`.
+fn discovery_document(issuer: &str, base: &str, keys: &str) -> String {
+    json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{base}/authorize"),
+        "token_endpoint": format!("{base}/token"),
+        "jwks_uri": format!("{base}/{keys}"),
+        "response_types_supported": ["code"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic"],
+    })
+    .to_string()
+}
+
+on_both!(
+    discovery_documents_are_refetched_so_moved_endpoints_need_no_admin,
+    |app| {
+        use gatehouse::services::oidc_settings::oidc_config;
+        let org_id = org(&app, "Acme").await;
+        let served = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let base = serve_http(
+            "127.0.0.1",
+            vec![(
+                "/.well-known/openid-configuration",
+                Answer::Shared(served.clone()),
+            )],
+        )
+        .await;
+        *served.lock().expect("lock") = discovery_document(&base, &base, "jwks");
+        let res = create(
+            &app,
+            &org_id,
+            json!({ "provider": "custom_oidc", "oidc": { "discovery_url": base, "client_id": "gatehouse", "client_secret": "s3cret" } }),
+        )
+        .await;
+        assert_eq!(res.status(), 201);
+        let c: Value = res.json().await.expect("json");
+        verified_domain(&app, &org_id, "acme.test").await;
+        let res = app
+            .api_post(
+                &format!("/connections/{}/activate", id(&c)),
+                &json!({ "skip_test": true }),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        let jwks_uris = |c: &gatehouse::domain::connections::Connection| {
+            let live: gatehouse::oidc::config::OidcConfig =
+                serde_json::from_value(c.live_config.clone().expect("live")).expect("oidc");
+            (
+                oidc_config(c).provider.expect("provider").jwks_uri,
+                live.provider.expect("provider").jwks_uri,
+            )
+        };
+
+        // The provider moves its keys; one instance picks that up.
+        *served.lock().expect("lock") = discovery_document(&base, &base, "keys/v2");
+        let second = app.second_instance().await;
+        app.clock.advance(chrono::Duration::hours(13));
+        let (a, b) = tokio::join!(
+            app.services.refresh_oidc_discovery(),
+            second.services.refresh_oidc_discovery()
+        );
+        assert_eq!(
+            a.expect("a") + b.expect("b"),
+            1,
+            "one instance refreshes each connection"
+        );
+        let after = app.services.get_connection(id(&c)).await.expect("read");
+        let moved = format!("{base}/keys/v2");
+        assert_eq!(jwks_uris(&after), (moved.clone(), moved.clone()));
+        assert_eq!(after.lifecycle.config_version, c["config_version"]);
+        let read: Value = app
+            .api_get(&format!("/connections/{}", id(&c)))
+            .await
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(read["state"], "active");
+        assert_eq!(
+            read["config_version"], c["config_version"],
+            "not a change by anyone"
+        );
+        let events = app.events("action=connection.metadata_refreshed").await;
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0]["data"]["ok"], true);
+        assert_eq!(events[0]["data"]["jwks_uri"], moved.as_str());
+        assert_eq!(
+            events[0]["data"]["previous_jwks_uri"],
+            format!("{base}/jwks").as_str()
+        );
+        assert_eq!(
+            app.services.refresh_oidc_discovery().await.expect("pass"),
+            0,
+            "not due again yet"
+        );
+
+        // Another issuer, or a broken document: the last good settings stay.
+        for (body, says) in [
+            (
+                discovery_document("https://elsewhere.example", &base, "keys/v3"),
+                "issuer",
+            ),
+            ("<html>maintenance</html>".to_string(), "discovery document"),
+        ] {
+            *served.lock().expect("lock") = body;
+            app.clock.advance(chrono::Duration::hours(13));
+            assert_eq!(
+                app.services.refresh_oidc_discovery().await.expect("pass"),
+                1
+            );
+            let kept = app.services.get_connection(id(&c)).await.expect("read");
+            assert_eq!(jwks_uris(&kept), (moved.clone(), moved.clone()));
+            let error = oidc_config(&kept)
+                .discovery_refresh_error
+                .expect("the error is kept");
+            assert!(error.contains(says), "{error}");
+            let events = app.events("action=connection.metadata_refreshed").await;
+            assert_eq!(events[0]["data"]["ok"], false);
+        }
     }
 );
