@@ -102,8 +102,33 @@ static xmlSecKeyPtr key_for(EVP_PKEY *public_key) {
     return key;
 }
 
-/* Only what SAML signatures use; libxmlsec1 refuses anything else before
- * running it. */
+/* Whether every Reference of the signature points at an element by its ID
+ * ("#" and an XML name): libxmlsec1's same-document references also take
+ * XPointer expressions, which it would evaluate. */
+static int references_by_id(xmlNodePtr signature) {
+    xmlNodePtr signed_info = xmlSecFindChild(signature, xmlSecNodeSignedInfo, xmlSecDSigNs);
+    if (signed_info == NULL) {
+        return 0;
+    }
+    int found = 0;
+    for (xmlNodePtr child = signed_info->children; child != NULL; child = child->next) {
+        if (child->type != XML_ELEMENT_NODE ||
+            !xmlSecCheckNodeName(child, xmlSecNodeReference, xmlSecDSigNs)) {
+            continue;
+        }
+        xmlChar *uri = xmlGetNoNsProp(child, BAD_CAST "URI");
+        int by_id = uri != NULL && uri[0] == '#' && xmlValidateNCName(uri + 1, 0) == 0;
+        xmlFree(uri);
+        if (!by_id) {
+            return 0;
+        }
+        found = 1;
+    }
+    return found;
+}
+
+/* Only what SAML signatures use; libxmlsec1 refuses other transforms and
+ * algorithms before running them. */
 static int restrict_context(xmlSecDSigCtxPtr ctx) {
     ctx->enabledReferenceUris = xmlSecTransformUriTypeSameDocument;
     xmlSecTransformId c14n[] = {
@@ -148,6 +173,9 @@ static int restrict_context(xmlSecDSigCtxPtr ctx) {
  * returned; GATEHOUSE_DSIG_INVALID if the signature or any reference fails. */
 static int verify_with(xmlNodePtr signature, EVP_PKEY *public_key, gatehouse_dsig_sink sink,
                        void *sink_data) {
+    if (!references_by_id(signature)) {
+        return GATEHOUSE_DSIG_INVALID;
+    }
     xmlSecDSigCtxPtr ctx = xmlSecDSigCtxCreate(NULL);
     if (ctx == NULL) {
         return GATEHOUSE_DSIG_FAILED;

@@ -10,7 +10,8 @@
 //! What comes back is only what was signed: the canonical bytes each
 //! verified reference digested. Which signatures are acceptable at all
 //! (references, transforms, algorithms) is decided before, in `acs.rs`;
-//! libxmlsec1 is also told to run nothing else.
+//! here too, references must name an element by its ID and libxmlsec1 is
+//! told to run nothing but SAML's transforms and algorithms.
 
 use std::collections::HashMap;
 use std::ffi::c_void;
@@ -303,12 +304,14 @@ mod tests {
     fn libxmlsec1_runs_only_what_saml_signatures_use() {
         let (key, certificate) = identity_provider();
         let certificates = [certificate];
-        // Validly signed, but with SHA-1, or over the whole document:
-        // refused by libxmlsec1 itself, whatever the checks before it do.
+        // Validly signed, but with SHA-1, over the whole document, or by
+        // an XPointer reference: refused here, whatever the checks before
+        // do.
         for (uri, signature, digest) in [
             ("#_a", "http://www.w3.org/2000/09/xmldsig#rsa-sha1", SHA256),
             ("#_a", RSA_SHA256, "http://www.w3.org/2000/09/xmldsig#sha1"),
             ("", RSA_SHA256, SHA256),
+            ("#xpointer(id('_a'))", RSA_SHA256, SHA256),
         ] {
             let xml = sign(&response(&template("_a", uri, signature, digest)), &key);
             assert_eq!(

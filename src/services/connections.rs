@@ -347,7 +347,7 @@ impl Services {
     }
 
     /// Saves a changed connection, mapping the store's conflicts to codes.
-    pub(super) async fn save(
+    async fn save(
         &self,
         c: &Connection,
         expected_version: i64,

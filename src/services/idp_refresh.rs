@@ -5,8 +5,9 @@
 //!
 //! What a refresh brings replaces the same source in the current and the
 //! live settings alike, with no new version: nobody changed the settings.
-//! A failed fetch keeps the last good settings and records the error. Each
-//! refresh is an event (`connection.metadata_refreshed`).
+//! A failed fetch keeps the last good settings and records the error. A
+//! refresh that changed the settings or their error is an event
+//! (`connection.metadata_refreshed`).
 
 use serde_json::{Value, json};
 
@@ -17,6 +18,7 @@ use crate::domain::audit::ChangeContext;
 use crate::domain::connections::{Connection, Protocol};
 use crate::oidc::config::OidcConfig;
 use crate::saml::config::{SamlConfig, Source};
+use crate::store::StoreError;
 
 impl Services {
     /// Re-fetches the metadata of SAML connections configured by URL, so a
@@ -72,10 +74,14 @@ impl Services {
                     })
                     .unwrap_or_default()
             };
-            self.save_refreshed(&c, apply, |updated| {
-                json!({ "ok": error.is_none(), "error": error, "certificates": fingerprints(&updated.config), "previous_certificates": fingerprints(&c.config) })
+            let significant = |v: &Value| {
+                let s: SamlConfig = serde_json::from_value(v.clone()).unwrap_or_default();
+                json!([s.idp, s.metadata_refresh_error])
+            };
+            self.save_refreshed(&c.id, apply, significant, |before, after| {
+                json!({ "ok": error.is_none(), "error": error, "certificates": fingerprints(&after.config), "previous_certificates": fingerprints(&before.config) })
             })
-            .await;
+            .await?;
         }
         Ok(refreshed)
     }
@@ -136,10 +142,14 @@ impl Services {
                     .and_then(|o| o.provider)
                     .map(|p| p.jwks_uri)
             };
-            self.save_refreshed(&c, apply, |updated| {
-                json!({ "ok": error.is_none(), "error": error, "jwks_uri": jwks_uri(&updated.config), "previous_jwks_uri": jwks_uri(&c.config) })
+            let significant = |v: &Value| {
+                let o: OidcConfig = serde_json::from_value(v.clone()).unwrap_or_default();
+                json!([o.provider, o.tenant_id, o.discovery_refresh_error])
+            };
+            self.save_refreshed(&c.id, apply, significant, |before, after| {
+                json!({ "ok": error.is_none(), "error": error, "jwks_uri": jwks_uri(&after.config), "previous_jwks_uri": jwks_uri(&before.config) })
             })
-            .await;
+            .await?;
         }
         Ok(refreshed)
     }
@@ -154,34 +164,52 @@ impl Services {
         Ok(self.store.claim_metadata_refresh(&c.id, now, next).await?)
     }
 
-    /// Saves what `apply` makes of the current and the live settings, with
-    /// the event `data` describes, unless nothing changed.
+    /// Saves what `apply` makes of the current and the live settings of
+    /// the connection as it is now (read again: the fetch took time, and
+    /// an admin may have acted meanwhile). Only the settings are written,
+    /// and only if neither their version nor the live one moved. A refresh
+    /// that changed what `significant` picks out is an event; one that only
+    /// brought the same settings again is saved quietly (its fetch time).
     async fn save_refreshed(
         &self,
-        c: &Connection,
+        id: &str,
         apply: impl Fn(&Value) -> Value,
-        data: impl FnOnce(&Connection) -> Value,
-    ) {
-        let updated = Connection {
-            config: apply(&c.config),
-            live_config: c.live_config.as_ref().map(&apply),
-            updated_at: self.clock.now(),
-            ..c.clone()
+        significant: impl Fn(&Value) -> Value,
+        data: impl FnOnce(&Connection, &Connection) -> Value,
+    ) -> ServiceResult<()> {
+        let Some(before) = self.store.get_connection(id).await? else {
+            return Ok(());
         };
-        if updated.config == c.config && updated.live_config == c.live_config {
-            return;
+        let mut updated = Connection {
+            config: apply(&before.config),
+            live_config: before.live_config.as_ref().map(&apply),
+            ..before.clone()
+        };
+        if updated.config == before.config && updated.live_config == before.live_config {
+            return Ok(());
         }
-        let e = event(&updated, "connection.metadata_refreshed", data(&updated));
-        if let Err(e) = self
-            .save(
+        let changed = significant(&updated.config) != significant(&before.config)
+            || updated.live_config.as_ref().map(&significant)
+                != before.live_config.as_ref().map(&significant);
+        let event = changed.then(|| {
+            updated.updated_at = self.clock.now();
+            event(
                 &updated,
-                c.lifecycle.config_version,
-                &ChangeContext::system(),
-                e,
+                "connection.metadata_refreshed",
+                data(&before, &updated),
             )
+        });
+        match self
+            .store
+            .save_refreshed_settings(&updated, &before.lifecycle, &ChangeContext::system(), event)
             .await
         {
-            tracing::warn!(connection_id = %c.id, error = %e, "refreshed identity provider settings not saved");
+            Ok(()) => Ok(()),
+            Err(StoreError::Conflict(_)) => {
+                tracing::info!(connection_id = %id, "the connection changed during its refresh; the next pass takes it up");
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
         }
     }
 }

@@ -842,11 +842,11 @@ impl Services {
         let claims = match checked {
             Ok(claims) => claims,
             Err(refused) => {
-                // The code stays used; its token was never handed out.
-                self.store
-                    .forget_access_token(&token.token_hash)
-                    .await
-                    .map_err(|e| internal(e.into()))?;
+                // The code stays used; its token was never handed out, so a
+                // token left behind is harmless and the refusal stands.
+                if let Err(e) = self.store.forget_access_token(&token.token_hash).await {
+                    tracing::warn!(error = %e, "the access token of a refused code was not deleted");
+                }
                 return Err(refused);
             }
         };

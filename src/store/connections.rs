@@ -170,6 +170,47 @@ impl Store {
         rows.into_iter().map(Connection::try_from).collect()
     }
 
+    /// Writes what a refresh of the identity provider's published settings
+    /// brought: the current and the live settings, and nothing else, provided
+    /// neither the settings version nor the live version changed since they
+    /// were read (else `Conflict("stale")`). The event is written with it,
+    /// if there is one.
+    pub async fn save_refreshed_settings(
+        &self,
+        c: &Connection,
+        read: &Lifecycle,
+        ctx: &ChangeContext,
+        event: Option<NewEvent>,
+    ) -> StoreResult<()> {
+        let sql = "UPDATE connections SET config = $2, live_config = $3, updated_at = $4 \
+                   WHERE id = $1 AND config_version = $5 AND live_version IS NOT DISTINCT FROM $6";
+        let done = write!(self, |p| async {
+            let mut tx = p.begin().await?;
+            let done = sqlx::query(sql)
+                .bind(&c.id)
+                .bind(c.config.to_string())
+                .bind(c.live_config.as_ref().map(|v| v.to_string()))
+                .bind(c.updated_at)
+                .bind(read.config_version)
+                .bind(read.live_version)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if done == 1
+                && let Some(event) = event
+            {
+                insert_event!(&mut *tx, EventRow::new(ctx, event, c.updated_at))?;
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(done)
+        }
+        .await)?;
+        match done {
+            1 => Ok(()),
+            _ => Err(StoreError::Conflict("stale")),
+        }
+    }
+
     /// Claims a connection's metadata refresh: it is due when its
     /// `refresh_lease_until` has passed, which is then moved to `next`.
     /// Exactly one instance wins each round.

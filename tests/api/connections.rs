@@ -726,6 +726,44 @@ on_both!(
             "not due again yet"
         );
 
+        // The same document again: saved quietly, with no event.
+        app.clock.advance(chrono::Duration::hours(13));
+        assert_eq!(
+            app.services.refresh_oidc_discovery().await.expect("pass"),
+            1
+        );
+        assert_eq!(
+            app.events("action=connection.metadata_refreshed")
+                .await
+                .len(),
+            1
+        );
+
+        // A refresh writes the settings alone: an admin's deactivation
+        // between its read and its write stands.
+        let read = app.services.get_connection(id(&c)).await.expect("read");
+        let res = app
+            .api_post(&format!("/connections/{}/deactivate", id(&c)), &json!({}))
+            .await;
+        assert_eq!(res.status(), 200);
+        app.services
+            .store
+            .save_refreshed_settings(
+                &read,
+                &read.lifecycle,
+                &gatehouse::domain::audit::ChangeContext::system(),
+                None,
+            )
+            .await
+            .expect("the settings are written");
+        let read: Value = app
+            .api_get(&format!("/connections/{}", id(&c)))
+            .await
+            .json()
+            .await
+            .expect("json");
+        assert_ne!(read["state"], "active", "still deactivated: {read}");
+
         // Another issuer, or a broken document: the last good settings stay.
         for (body, says) in [
             (
