@@ -191,7 +191,7 @@ impl Services {
         let changed = significant(&updated.config) != significant(&before.config)
             || updated.live_config.as_ref().map(&significant)
                 != before.live_config.as_ref().map(&significant);
-        let event = changed.then(|| {
+        let recorded = changed.then(|| {
             updated.updated_at = self.clock.now();
             event(
                 &updated,
@@ -201,7 +201,12 @@ impl Services {
         });
         match self
             .store
-            .save_refreshed_settings(&updated, &before.lifecycle, &ChangeContext::system(), event)
+            .save_refreshed_settings(
+                &updated,
+                &before.lifecycle,
+                &ChangeContext::system(),
+                recorded,
+            )
             .await
         {
             Ok(()) => Ok(()),
