@@ -24,7 +24,7 @@
 #include <xmlsec/xmlsec.h>
 #include <xmlsec/xmltree.h>
 
-/* Outcomes; xmldsig.rs has the same values. */
+/* Outcomes; xmldsig.rs names the same values. */
 #define GATEHOUSE_DSIG_VERIFIED 0
 #define GATEHOUSE_DSIG_INVALID 1
 #define GATEHOUSE_DSIG_UNREADABLE 2

@@ -43,6 +43,14 @@ pub enum Unverified {
     Failed,
 }
 
+/// What `gatehouse_dsig_verify` answers (`GATEHOUSE_DSIG_*` in xmldsig.c);
+/// anything else is `GATEHOUSE_DSIG_FAILED`.
+const VERIFIED: c_int = 0;
+const INVALID: c_int = 1;
+const UNREADABLE: c_int = 2;
+const BAD_ID: c_int = 3;
+const UNSIGNED: c_int = 4;
+
 type Sink = unsafe extern "C" fn(sink: *mut c_void, data: *const u8, len: usize);
 
 unsafe extern "C" {
@@ -148,14 +156,14 @@ fn verify(xml: &str, certificates: &[Certificate]) -> Result<Vec<String>, Unveri
         )
     };
     match outcome {
-        0 => parts
+        VERIFIED => parts
             .into_iter()
             .map(|p| String::from_utf8(p).map_err(|_| Unverified::Invalid))
             .collect(),
-        1 => Err(Unverified::Invalid),
-        2 => Err(Unverified::Unreadable),
-        3 => Err(Unverified::BadId),
-        4 => Err(Unverified::Unsigned),
+        INVALID => Err(Unverified::Invalid),
+        UNREADABLE => Err(Unverified::Unreadable),
+        BAD_ID => Err(Unverified::BadId),
+        UNSIGNED => Err(Unverified::Unsigned),
         _ => {
             tracing::error!(outcome, "libxmlsec1 could not check a signature");
             Err(Unverified::Failed)
