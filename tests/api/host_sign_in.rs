@@ -16,17 +16,17 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, TestIdp, error_code, on_both};
 use crate::oidc_provider::TestOidc;
 
-const IDP_ENTITY: &str = "https://idp.acme.test/metadata";
-const HOST_CALLBACK: &str = "http://localhost:9999/callback";
+pub(crate) const IDP_ENTITY: &str = "https://idp.acme.test/metadata";
+pub(crate) const HOST_CALLBACK: &str = "http://localhost:9999/callback";
 
-fn no_redirects() -> reqwest::Client {
+pub(crate) fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client")
 }
 
-fn location(res: &reqwest::Response) -> String {
+pub(crate) fn location(res: &reqwest::Response) -> String {
     res.headers()
         .get("location")
         .and_then(|v| v.to_str().ok())
@@ -34,7 +34,7 @@ fn location(res: &reqwest::Response) -> String {
         .to_string()
 }
 
-fn query(url: &str) -> std::collections::HashMap<String, String> {
+pub(crate) fn query(url: &str) -> std::collections::HashMap<String, String> {
     url::Url::parse(url)
         .expect("url")
         .query_pairs()
@@ -64,14 +64,14 @@ type HostClient = openidconnect::Client<
 >;
 
 /// The host's side: its OAuth client at Gatehouse, and the client crate.
-struct Host {
-    client_id: String,
+pub(crate) struct Host {
+    pub(crate) client_id: String,
     http: openidconnect::reqwest::Client,
     oidc: HostClient,
 }
 
 impl Host {
-    async fn register(app: &TestApp) -> Self {
+    pub(crate) async fn register(app: &TestApp) -> Self {
         let res = app
             .api_post(
                 "/oauth_clients",
@@ -106,7 +106,7 @@ impl Host {
     }
 
     /// The authorization URL for this email, and what the host keeps.
-    fn authorize_url(
+    pub(crate) fn authorize_url(
         &self,
         email: &str,
     ) -> (String, CsrfToken, Nonce, openidconnect::PkceCodeVerifier) {
@@ -129,7 +129,7 @@ impl Host {
     /// Exchanges the code and verifies the ID token like any client
     /// library: signature against Gatehouse's JWKS, issuer, audience,
     /// nonce. Answers the token's raw claims and the access token.
-    async fn exchange(
+    pub(crate) async fn exchange(
         &self,
         code: &str,
         nonce: &Nonce,
@@ -232,7 +232,13 @@ async fn to_the_idp(authorize: &str) -> (String, String) {
     assert_eq!(res.status(), 303);
     let to_idp = location(&res);
     assert!(to_idp.starts_with("https://idp.acme.test/sso?"), "{to_idp}");
-    let q = query(&to_idp);
+    saml_request_in(&to_idp)
+}
+
+/// The AuthnRequest's ID and the RelayState in a redirect to the identity
+/// provider.
+pub(crate) fn saml_request_in(to_idp: &str) -> (String, String) {
+    let q = query(to_idp);
     let deflated = base64::engine::general_purpose::STANDARD
         .decode(&q["SAMLRequest"])
         .expect("b64");
@@ -246,7 +252,12 @@ async fn to_the_idp(authorize: &str) -> (String, String) {
 }
 
 /// The identity provider's answer to `request_id`, for `name_id`.
-fn idp_response(conn: &Value, request_id: &str, name_id: &str, changes: Value) -> String {
+pub(crate) fn idp_response(
+    conn: &Value,
+    request_id: &str,
+    name_id: &str,
+    changes: Value,
+) -> String {
     let mut p = json!({
         "issuer": IDP_ENTITY, "destination": conn["sp"]["acs_url"], "audience": conn["sp"]["entity_id"],
         "in_response_to": request_id, "name_id": name_id,

@@ -17,6 +17,7 @@ mod embed;
 mod events;
 mod fetch;
 mod forms;
+mod go_live;
 mod health;
 mod host_sign_in;
 mod oidc;
