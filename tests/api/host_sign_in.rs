@@ -571,77 +571,72 @@ on_both!(
     }
 );
 
-#[tokio::test]
-async fn failures_go_back_to_the_host_as_oauth_errors_or_stop_at_an_error_page() {
-    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
-        .await
-        .expect("app");
-    let (org, conn) = saml_org(&app).await;
-    let host = Host::register(&app).await;
+on_both!(
+    failures_go_back_to_the_host_as_oauth_errors_or_stop_at_an_error_page,
+    |app| {
+        let (org, conn) = saml_org(&app).await;
+        let host = Host::register(&app).await;
 
-    // After the identity provider: back to the host, with the code.
-    let (url, state, _, _) = host.authorize_url("alice@acme.test");
-    let res = through_saml(
-        &app,
-        &conn,
-        &url,
-        "alice@acme.test",
-        json!({ "audience": "https://other.example" }),
-    )
-    .await;
-    assert_eq!(res.status(), 303);
-    let q = query(&location(&res));
-    assert_eq!(q["error"], "access_denied");
-    assert_eq!(q["error_description"], "saml_audience_mismatch");
-    assert_eq!(&q["state"], state.secret());
-    assert!(q["error_uri"].ends_with("/errors/saml_audience_mismatch"));
-    assert_eq!(
-        app.events(&format!("organization_id={org}&action=sign_in.failed"))
+        // After the identity provider: back to the host, with the code.
+        let (url, state, _, _) = host.authorize_url("alice@acme.test");
+        let res = through_saml(
+            &app,
+            &conn,
+            &url,
+            "alice@acme.test",
+            json!({ "audience": "https://other.example" }),
+        )
+        .await;
+        assert_eq!(res.status(), 303);
+        let q = query(&location(&res));
+        assert_eq!(q["error"], "access_denied");
+        assert_eq!(q["error_description"], "saml_audience_mismatch");
+        assert_eq!(&q["state"], state.secret());
+        assert!(q["error_uri"].ends_with("/errors/saml_audience_mismatch"));
+        assert_eq!(
+            app.events(&format!("organization_id={org}&action=sign_in.failed"))
+                .await
+                .len(),
+            1
+        );
+
+        // Before it: an email at a domain nobody verified.
+        let (url, _, _, _) = host.authorize_url("bob@unknown.test");
+        let res = no_redirects().get(&url).send().await.expect("authorize");
+        let q = query(&location(&res));
+        assert_eq!(q["error_description"], "domain_not_verified");
+
+        // No safe redirect: an error page with the code.
+        let bad = url.replace(&host.client_id, "client_01jd0000000000000000000000");
+        let res = no_redirects().get(&bad).send().await.expect("authorize");
+        assert_eq!(res.status(), 400);
+        assert_eq!(error_code(&res).as_deref(), Some("oauth_client_unknown"));
+        let bad = url.replace("localhost%3A9999", "evil.example");
+        let res = no_redirects().get(&bad).send().await.expect("authorize");
+        assert_eq!(
+            error_code(&res).as_deref(),
+            Some("oauth_redirect_uri_invalid")
+        );
+
+        // A wrong client secret at the token endpoint.
+        let res = reqwest::Client::new()
+            .post(app.url("/oauth/token"))
+            .basic_auth(&host.client_id, Some("not-the-secret"))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", "x"),
+                ("redirect_uri", HOST_CALLBACK),
+            ])
+            .send()
             .await
-            .len(),
-        1
-    );
+            .expect("token");
+        assert_eq!(res.status(), 401);
+        let body: Value = res.json().await.expect("json");
+        assert_eq!(body["error"], "invalid_client");
+    }
+);
 
-    // Before it: an email at a domain nobody verified.
-    let (url, _, _, _) = host.authorize_url("bob@unknown.test");
-    let res = no_redirects().get(&url).send().await.expect("authorize");
-    let q = query(&location(&res));
-    assert_eq!(q["error_description"], "domain_not_verified");
-
-    // No safe redirect: an error page with the code.
-    let bad = url.replace(&host.client_id, "client_01jd0000000000000000000000");
-    let res = no_redirects().get(&bad).send().await.expect("authorize");
-    assert_eq!(res.status(), 400);
-    assert_eq!(error_code(&res).as_deref(), Some("oauth_client_unknown"));
-    let bad = url.replace("localhost%3A9999", "evil.example");
-    let res = no_redirects().get(&bad).send().await.expect("authorize");
-    assert_eq!(
-        error_code(&res).as_deref(),
-        Some("oauth_redirect_uri_invalid")
-    );
-
-    // A wrong client secret at the token endpoint.
-    let res = reqwest::Client::new()
-        .post(app.url("/oauth/token"))
-        .basic_auth(&host.client_id, Some("not-the-secret"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", "x"),
-            ("redirect_uri", HOST_CALLBACK),
-        ])
-        .send()
-        .await
-        .expect("token");
-    assert_eq!(res.status(), 401);
-    let body: Value = res.json().await.expect("json");
-    assert_eq!(body["error"], "invalid_client");
-}
-
-#[tokio::test]
-async fn a_host_signs_people_in_through_an_oidc_connection() {
-    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
-        .await
-        .expect("app");
+on_both!(a_host_signs_people_in_through_an_oidc_connection, |app| {
     let provider = TestOidc::start(json!([{ "sub": "u-alice", "email": "alice@acme.test",
         "email_verified": true, "given_name": "Alice", "family_name": "Liddell" }]));
     let org = app.verified_org("Acme", "acme.test").await;
@@ -689,13 +684,9 @@ async fn a_host_signs_people_in_through_an_oidc_connection() {
     assert_eq!(claims["email"], "alice@acme.test");
     assert_eq!(claims["idp"], "custom_oidc");
     assert_eq!(claims["org_id"], org.as_str());
-}
+});
 
-#[tokio::test]
-async fn a_rotated_signing_key_stays_published_for_a_while() {
-    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
-        .await
-        .expect("app");
+on_both!(a_rotated_signing_key_stays_published_for_a_while, |app| {
     let jwks = || async {
         let body: Value = reqwest::get(app.url("/oauth/jwks"))
             .await
@@ -718,7 +709,7 @@ async fn a_rotated_signing_key_stays_published_for_a_while() {
     assert_eq!(both, vec![second.kid.clone(), first[0].clone()]);
     app.clock.advance(chrono::Duration::days(3));
     assert_eq!(jwks().await, vec![second.kid]);
-}
+});
 
 on_both!(
     a_sign_in_started_on_one_instance_completes_on_another,
@@ -758,170 +749,168 @@ on_both!(
     }
 );
 
-#[tokio::test]
-async fn a_sign_in_started_at_the_identity_provider_hands_over_to_the_host() {
-    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
-        .await
-        .expect("app");
-    let (_, conn) = saml_org(&app).await;
-    let res = app
-        .api_patch(
-            &format!("/connections/{}", conn["id"].as_str().expect("id")),
-            &json!({ "allow_idp_initiated": true }),
-        )
-        .await;
-    assert_eq!(res.status(), 200);
-    let res = app
-        .api_post(
-            "/oauth_clients",
-            &json!({ "name": "Acme app", "redirect_uris": [HOST_CALLBACK],
+on_both!(
+    a_sign_in_started_at_the_identity_provider_hands_over_to_the_host,
+    |app| {
+        let (_, conn) = saml_org(&app).await;
+        let res = app
+            .api_patch(
+                &format!("/connections/{}", conn["id"].as_str().expect("id")),
+                &json!({ "allow_idp_initiated": true }),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        let res = app
+            .api_post(
+                "/oauth_clients",
+                &json!({ "name": "Acme app", "redirect_uris": [HOST_CALLBACK],
                      "initiate_login_uri": "http://localhost:9999/login" }),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
-    let host = Host::register(&app).await;
-    // The browser: keeps cookies, follows nothing by itself.
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("browser");
-    let response = TestIdp::shared().response(&json!({
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+        let host = Host::register(&app).await;
+        // The browser: keeps cookies, follows nothing by itself.
+        let browser = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("browser");
+        let response = TestIdp::shared().response(&json!({
         "issuer": IDP_ENTITY, "destination": conn["sp"]["acs_url"], "audience": conn["sp"]["entity_id"],
         "name_id": "alice@acme.test",
         "attributes": { "email": ["alice@acme.test"], "firstName": ["Alice"] },
     }));
-    let res = browser
-        .post(app.url(&format!("/saml/{}/acs", conn["id"].as_str().expect("id"))))
-        .form(&[("SAMLResponse", response)])
-        .send()
-        .await
-        .expect("acs");
-    assert_eq!(res.status(), 303);
-    let to_host = location(&res);
-    assert!(
-        to_host.starts_with("http://localhost:9999/login?"),
-        "{to_host}"
-    );
-    let q = query(&to_host);
-    assert_eq!(q["iss"], app.address);
-    assert_eq!(q["login_hint"], "alice@acme.test");
-
-    // The host starts an ordinary authorization request: no second trip to
-    // the identity provider.
-    let (url, state, nonce, verifier) = host.authorize_url("alice@acme.test");
-    let res = browser.get(&url).send().await.expect("authorize");
-    assert_eq!(res.status(), 303);
-    let back = location(&res);
-    assert!(
-        back.starts_with(HOST_CALLBACK),
-        "straight back to the host: {back}"
-    );
-    let q = query(&back);
-    assert_eq!(&q["state"], state.secret());
-    let (claims, _) = host
-        .exchange(&q["code"], &nonce, verifier)
-        .await
-        .expect("exchange");
-    assert_eq!(claims["email"], "alice@acme.test");
-
-    // It served once: the same request again goes to the identity provider.
-    let (url, _, _, _) = host.authorize_url("alice@acme.test");
-    let res = browser.get(&url).send().await.expect("authorize");
-    assert!(location(&res).starts_with("https://idp.acme.test/sso?"));
-    // Another person's authorization request is not completed by it.
-    let (url, _, _, _) = host.authorize_url("bob@acme.test");
-    let res = browser.get(&url).send().await.expect("authorize");
-    assert!(location(&res).starts_with("https://idp.acme.test/sso?"));
-}
-
-#[tokio::test]
-async fn a_moved_connection_leaves_members_and_adds_them_to_the_new_organization() {
-    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
-        .await
-        .expect("app");
-    let (first, conn) = saml_org(&app).await;
-    let conn_id = conn["id"].as_str().expect("id").to_string();
-    let host = Host::register(&app).await;
-    let sign_in = || async {
-        let (url, _, nonce, verifier) = host.authorize_url("alice@acme.test");
-        let res = through_saml(&app, &conn, &url, "alice@acme.test", json!({})).await;
-        let q = query(&location(&res));
-        host.exchange(&q["code"], &nonce, verifier)
+        let res = browser
+            .post(app.url(&format!("/saml/{}/acs", conn["id"].as_str().expect("id"))))
+            .form(&[("SAMLResponse", response)])
+            .send()
             .await
-            .expect("exchange")
-            .0
-    };
-    assert_eq!(sign_in().await["org_id"], first.as_str());
+            .expect("acs");
+        assert_eq!(res.status(), 303);
+        let to_host = location(&res);
+        assert!(
+            to_host.starts_with("http://localhost:9999/login?"),
+            "{to_host}"
+        );
+        let q = query(&to_host);
+        assert_eq!(q["iss"], app.address);
+        assert_eq!(q["login_hint"], "alice@acme.test");
 
-    // The company reorganizes: the connection and its domain move to a new
-    // organization.
-    let second = app.create_org("Acme Holdings", true).await["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
-    let res = app
-        .api_post(
-            &format!("/connections/{conn_id}/move"),
-            &json!({ "organization_id": second }),
-        )
-        .await;
-    assert_eq!(res.status(), 200);
-    let domains: Value = app
-        .api_get(&format!("/organizations/{first}/domains"))
-        .await
-        .json()
-        .await
-        .expect("json");
-    let res = app
-        .api_send(
-            reqwest::Method::DELETE,
-            &format!(
-                "/domains/{}",
-                domains["data"][0]["id"].as_str().expect("id")
-            ),
-            &json!({}),
-        )
-        .await;
-    assert!(res.status().is_success(), "{}", res.status());
-    let res = app
-        .api_post(
-            &format!("/organizations/{second}/domains"),
-            &json!({ "domain": "acme.test" }),
-        )
-        .await;
-    let d: Value = res.json().await.expect("json");
-    app.dns
-        .zone("acme.test")
-        .set_txt(
-            d["txt_record"]["name"].as_str().expect("n"),
-            &[&[d["txt_record"]["value"].as_str().expect("v")]],
-        )
-        .await
-        .expect("publish");
-    app.api_post(
-        &format!("/domains/{}/verify", d["id"].as_str().expect("id")),
-        &json!({}),
-    )
-    .await;
-    let res = app
-        .api_post(
-            &format!("/connections/{conn_id}/activate"),
-            &json!({ "skip_test": true }),
-        )
-        .await;
-    assert_eq!(res.status(), 200);
+        // The host starts an ordinary authorization request: no second trip to
+        // the identity provider.
+        let (url, state, nonce, verifier) = host.authorize_url("alice@acme.test");
+        let res = browser.get(&url).send().await.expect("authorize");
+        assert_eq!(res.status(), 303);
+        let back = location(&res);
+        assert!(
+            back.starts_with(HOST_CALLBACK),
+            "straight back to the host: {back}"
+        );
+        let q = query(&back);
+        assert_eq!(&q["state"], state.secret());
+        let (claims, _) = host
+            .exchange(&q["code"], &nonce, verifier)
+            .await
+            .expect("exchange");
+        assert_eq!(claims["email"], "alice@acme.test");
 
-    // Alice stays a member where she was, and joins the new organization
-    // at her next sign-in.
-    assert_eq!(sign_in().await["org_id"], second.as_str());
-    for org in [&first, &second] {
-        let members: Value = app
-            .api_get(&format!("/organizations/{org}/members"))
+        // It served once: the same request again goes to the identity provider.
+        let (url, _, _, _) = host.authorize_url("alice@acme.test");
+        let res = browser.get(&url).send().await.expect("authorize");
+        assert!(location(&res).starts_with("https://idp.acme.test/sso?"));
+        // Another person's authorization request is not completed by it.
+        let (url, _, _, _) = host.authorize_url("bob@acme.test");
+        let res = browser.get(&url).send().await.expect("authorize");
+        assert!(location(&res).starts_with("https://idp.acme.test/sso?"));
+    }
+);
+
+on_both!(
+    a_moved_connection_leaves_members_and_adds_them_to_the_new_organization,
+    |app| {
+        let (first, conn) = saml_org(&app).await;
+        let conn_id = conn["id"].as_str().expect("id").to_string();
+        let host = Host::register(&app).await;
+        let sign_in = || async {
+            let (url, _, nonce, verifier) = host.authorize_url("alice@acme.test");
+            let res = through_saml(&app, &conn, &url, "alice@acme.test", json!({})).await;
+            let q = query(&location(&res));
+            host.exchange(&q["code"], &nonce, verifier)
+                .await
+                .expect("exchange")
+                .0
+        };
+        assert_eq!(sign_in().await["org_id"], first.as_str());
+
+        // The company reorganizes: the connection and its domain move to a new
+        // organization.
+        let second = app.create_org("Acme Holdings", true).await["id"]
+            .as_str()
+            .expect("id")
+            .to_string();
+        let res = app
+            .api_post(
+                &format!("/connections/{conn_id}/move"),
+                &json!({ "organization_id": second }),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        let domains: Value = app
+            .api_get(&format!("/organizations/{first}/domains"))
             .await
             .json()
             .await
             .expect("json");
-        assert_eq!(members["data"][0]["email"], "alice@acme.test", "{org}");
+        let res = app
+            .api_send(
+                reqwest::Method::DELETE,
+                &format!(
+                    "/domains/{}",
+                    domains["data"][0]["id"].as_str().expect("id")
+                ),
+                &json!({}),
+            )
+            .await;
+        assert!(res.status().is_success(), "{}", res.status());
+        let res = app
+            .api_post(
+                &format!("/organizations/{second}/domains"),
+                &json!({ "domain": "acme.test" }),
+            )
+            .await;
+        let d: Value = res.json().await.expect("json");
+        app.dns
+            .zone("acme.test")
+            .set_txt(
+                d["txt_record"]["name"].as_str().expect("n"),
+                &[&[d["txt_record"]["value"].as_str().expect("v")]],
+            )
+            .await
+            .expect("publish");
+        app.api_post(
+            &format!("/domains/{}/verify", d["id"].as_str().expect("id")),
+            &json!({}),
+        )
+        .await;
+        let res = app
+            .api_post(
+                &format!("/connections/{conn_id}/activate"),
+                &json!({ "skip_test": true }),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+
+        // Alice stays a member where she was, and joins the new organization
+        // at her next sign-in.
+        assert_eq!(sign_in().await["org_id"], second.as_str());
+        for org in [&first, &second] {
+            let members: Value = app
+                .api_get(&format!("/organizations/{org}/members"))
+                .await
+                .json()
+                .await
+                .expect("json");
+            assert_eq!(members["data"][0]["email"], "alice@acme.test", "{org}");
+        }
     }
-}
+);

@@ -153,9 +153,7 @@ async fn the_provider_s_refusals_are_named() {
     assert!(body.contains("invalid_client"), "{body}");
 }
 
-#[tokio::test]
-async fn state_must_be_ours_and_used_once() {
-    let app = sqlite().await;
+on_both!(state_must_be_ours_and_used_once, |app| {
     let oidc = Oidc::new(&app).await;
     let callback = app.url(&format!("/oidc/{}/callback", oidc.conn));
     let (_, code, _) = oidc.callback(&app, &format!("{callback}?code=abc")).await;
@@ -176,7 +174,7 @@ async fn state_must_be_ours_and_used_once() {
     let moved = answer.replace(&oidc.conn, &other);
     let (_, code, _) = oidc.callback(&app, &moved).await;
     assert_eq!(code.as_deref(), Some("oidc_state_mismatch"));
-}
+});
 
 impl Oidc {
     /// A second connection of the same organization, to the same provider.
@@ -193,9 +191,7 @@ impl Oidc {
     }
 }
 
-#[tokio::test]
-async fn a_replayed_code_and_a_mismatched_nonce_are_refused() {
-    let app = sqlite().await;
+on_both!(a_replayed_code_and_a_mismatched_nonce_are_refused, |app| {
     let oidc = Oidc::new(&app).await;
     // Code replay: the code of a completed sign-in, under a new state.
     let first = oidc.answer(&app, "alice@acme.test").await;
@@ -223,7 +219,7 @@ async fn a_replayed_code_and_a_mismatched_nonce_are_refused() {
     );
     let (_, code, _) = oidc.callback(&app, &answer).await;
     assert_eq!(code.as_deref(), Some("oidc_nonce_mismatch"));
-}
+});
 
 #[tokio::test]
 async fn tokens_for_another_audience_or_expired_are_refused() {

@@ -302,9 +302,7 @@ on_both!(
     }
 );
 
-#[tokio::test]
-async fn while_an_edit_waits_the_live_key_still_decrypts() {
-    let app = sqlite().await;
+on_both!(while_an_edit_waits_the_live_key_still_decrypts, |app| {
     let saml = Saml::new(&app, json!({})).await;
     let live_cert = certificate(&set(&app, &saml, json!({ "encrypt_assertions": true })).await);
     let res = app
@@ -336,4 +334,4 @@ async fn while_an_edit_waits_the_live_key_still_decrypts() {
             done.err().map(|f| f.error)
         );
     }
-}
+});

@@ -237,11 +237,7 @@ on_both!(
     }
 );
 
-#[tokio::test]
-async fn a_test_counts_only_for_the_settings_it_ran_on() {
-    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
-        .await
-        .expect("app");
+on_both!(a_test_counts_only_for_the_settings_it_ran_on, |app| {
     let tab = Tab::saml(&app).await;
     let link = tab.start_link(&app).await;
     let (request_id, relay) = saml_request(&link).await;
@@ -264,36 +260,31 @@ async fn a_test_counts_only_for_the_settings_it_ran_on() {
     assert_eq!(tab.connection(&app).await["state"], "draft");
     let html = tab.page(&app, "test").await;
     assert!(html.contains("on earlier settings"));
-}
+});
 
-#[tokio::test]
-async fn test_links_are_bound_to_a_live_session_and_cannot_be_forged() {
-    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
-        .await
-        .expect("app");
-    let tab = Tab::saml(&app).await;
-    let link = tab.start_link(&app).await;
-    let forged = link.replace("ticket=ses_", "ticket=ses_0");
-    let res = popup().get(&forged).send().await.expect("start");
-    assert_eq!(res.status(), 422);
-    assert_eq!(error_code(&res).as_deref(), Some("test_ticket_invalid"));
-    // After sign-out the link is dead.
-    post(
-        &app,
-        &tab.browser,
-        "/security/sign-out",
-        &[("csrf_token", &tab.csrf)],
-    )
-    .await;
-    let res = popup().get(&link).send().await.expect("start");
-    assert_eq!(error_code(&res).as_deref(), Some("test_ticket_invalid"));
-}
+on_both!(
+    test_links_are_bound_to_a_live_session_and_cannot_be_forged,
+    |app| {
+        let tab = Tab::saml(&app).await;
+        let link = tab.start_link(&app).await;
+        let forged = link.replace("ticket=ses_", "ticket=ses_0");
+        let res = popup().get(&forged).send().await.expect("start");
+        assert_eq!(res.status(), 422);
+        assert_eq!(error_code(&res).as_deref(), Some("test_ticket_invalid"));
+        // After sign-out the link is dead.
+        post(
+            &app,
+            &tab.browser,
+            "/security/sign-out",
+            &[("csrf_token", &tab.csrf)],
+        )
+        .await;
+        let res = popup().get(&link).send().await.expect("start");
+        assert_eq!(error_code(&res).as_deref(), Some("test_ticket_invalid"));
+    }
+);
 
-#[tokio::test]
-async fn an_oidc_test_runs_through_the_provider_and_counts() {
-    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
-        .await
-        .expect("app");
+on_both!(an_oidc_test_runs_through_the_provider_and_counts, |app| {
     let provider = TestOidc::start(json!([{ "sub": "u1", "email": "alice@acme.test",
         "email_verified": true, "given_name": "Alice" }]));
     let org = app.verified_org("Acme", "acme.test").await;
@@ -339,109 +330,108 @@ async fn an_oidc_test_runs_through_the_provider_and_counts() {
         "{body}"
     );
     assert_eq!(tab.connection(&app).await["state"], "tested");
-}
+});
 
-#[tokio::test]
-async fn identity_providers_that_take_only_post_get_the_request_by_form() {
-    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
-        .await
-        .expect("app");
-    let tab = Tab::saml(&app).await;
-    let cert: String = TestIdp::shared()
-        .cert_pem
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .collect();
-    let metadata = format!(
-        r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{IDP_ENTITY}"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://idp.acme.test/sso/post"/></md:IDPSSODescriptor></md:EntityDescriptor>"#
-    );
-    let res = app
-        .api_patch(
-            &format!("/connections/{}", tab.id()),
-            &json!({ "saml": { "metadata_xml": metadata } }),
-        )
-        .await;
-    assert_eq!(res.status(), 200);
-    let res = popup()
-        .get(tab.start_link(&app).await)
-        .send()
-        .await
-        .expect("start");
-    assert_eq!(res.status(), 200);
-    let policy: Vec<String> = res
-        .headers()
-        .get_all("content-security-policy")
-        .iter()
-        .map(|v| v.to_str().expect("ascii").to_string())
-        .collect();
-    assert!(
-        policy
+on_both!(
+    identity_providers_that_take_only_post_get_the_request_by_form,
+    |app| {
+        let tab = Tab::saml(&app).await;
+        let cert: String = TestIdp::shared()
+            .cert_pem
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect();
+        let metadata = format!(
+            r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{IDP_ENTITY}"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://idp.acme.test/sso/post"/></md:IDPSSODescriptor></md:EntityDescriptor>"#
+        );
+        let res = app
+            .api_patch(
+                &format!("/connections/{}", tab.id()),
+                &json!({ "saml": { "metadata_xml": metadata } }),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        let res = popup()
+            .get(tab.start_link(&app).await)
+            .send()
+            .await
+            .expect("start");
+        assert_eq!(res.status(), 200);
+        let policy: Vec<String> = res
+            .headers()
+            .get_all("content-security-policy")
             .iter()
-            .any(|p| p.contains("form-action https://idp.acme.test"))
-            && !policy.iter().any(|p| p.contains("form-action 'self'")),
-        "{policy:?}"
-    );
-    let html = res.text().await.expect("html");
-    assert!(
-        html.contains("action=\"https://idp.acme.test/sso/post\"")
-            && html.contains("data-autosubmit")
-    );
-    assert!(
-        html.contains("name=\"SAMLRequest\"") && html.contains("name=\"RelayState\" value=\"ghr_")
-    );
-}
+            .map(|v| v.to_str().expect("ascii").to_string())
+            .collect();
+        assert!(
+            policy
+                .iter()
+                .any(|p| p.contains("form-action https://idp.acme.test"))
+                && !policy.iter().any(|p| p.contains("form-action 'self'")),
+            "{policy:?}"
+        );
+        let html = res.text().await.expect("html");
+        assert!(
+            html.contains("action=\"https://idp.acme.test/sso/post\"")
+                && html.contains("data-autosubmit")
+        );
+        assert!(
+            html.contains("name=\"SAMLRequest\"")
+                && html.contains("name=\"RelayState\" value=\"ghr_")
+        );
+    }
+);
 
-#[tokio::test]
-async fn the_email_attribute_can_be_picked_from_what_the_last_test_received() {
-    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
-        .await
-        .expect("app");
-    let tab = Tab::saml(&app).await;
-    let (request_id, relay) = saml_request(&tab.start_link(&app).await).await;
-    let response = signed(
-        &tab,
-        &request_id,
-        json!({ "attributes": { "email": ["alice@acme.test"], "upn": ["alice.liddell@acme.test"] } }),
-    );
-    assert_eq!(post_response(&app, &tab, &response, &relay).await.0, 200);
-    let html = tab.page(&app, "test").await;
-    assert_eq!(
-        html.matches("Use for email").count(),
-        2,
-        "one per address-shaped value"
-    );
-    let res = post(
-        &app,
-        &tab.browser,
-        "/security/test/email-attribute",
-        &[("csrf_token", &tab.csrf), ("attribute", "upn")],
-    )
-    .await;
-    assert_eq!(res.status(), 303);
-    let c = tab.connection(&app).await;
-    assert_eq!(c["state"], "draft", "a settings change: test again");
-    let html = tab.page(&app, "test").await;
-    assert!(html.contains("the attribute <code>upn</code>"), "{html}");
-    // The next test reads the email from there.
-    let (request_id, relay) = saml_request(&tab.start_link(&app).await).await;
-    let (status, _, body) = post_response(
-        &app,
-        &tab,
-        &signed(
+on_both!(
+    the_email_attribute_can_be_picked_from_what_the_last_test_received,
+    |app| {
+        let tab = Tab::saml(&app).await;
+        let (request_id, relay) = saml_request(&tab.start_link(&app).await).await;
+        let response = signed(
             &tab,
             &request_id,
-            json!({
+            json!({ "attributes": { "email": ["alice@acme.test"], "upn": ["alice.liddell@acme.test"] } }),
+        );
+        assert_eq!(post_response(&app, &tab, &response, &relay).await.0, 200);
+        let html = tab.page(&app, "test").await;
+        assert_eq!(
+            html.matches("Use for email").count(),
+            2,
+            "one per address-shaped value"
+        );
+        let res = post(
+            &app,
+            &tab.browser,
+            "/security/test/email-attribute",
+            &[("csrf_token", &tab.csrf), ("attribute", "upn")],
+        )
+        .await;
+        assert_eq!(res.status(), 303);
+        let c = tab.connection(&app).await;
+        assert_eq!(c["state"], "draft", "a settings change: test again");
+        let html = tab.page(&app, "test").await;
+        assert!(html.contains("the attribute <code>upn</code>"), "{html}");
+        // The next test reads the email from there.
+        let (request_id, relay) = saml_request(&tab.start_link(&app).await).await;
+        let (status, _, body) = post_response(
+            &app,
+            &tab,
+            &signed(
+                &tab,
+                &request_id,
+                json!({
         "attributes": { "email": ["alice@acme.test"], "upn": ["alice.liddell@acme.test"] } }),
-        ),
-        &relay,
-    )
-    .await;
-    assert_eq!(status, 200);
-    assert!(
-        body.contains("signed in as alice.liddell@acme.test"),
-        "{body}"
-    );
-}
+            ),
+            &relay,
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert!(
+            body.contains("signed in as alice.liddell@acme.test"),
+            "{body}"
+        );
+    }
+);
 
 /// Acme with acme.test verified, a custom OIDC connection to the test
 /// provider (registered there as its client), and its admin in the tab.
@@ -571,185 +561,183 @@ async fn host_sign_in(app: &TestApp, org: &str, provider: &TestOidc) -> Value {
     .expect("claims")
 }
 
-#[tokio::test]
-async fn the_email_claim_can_be_picked_for_oidc_from_what_the_last_test_received() {
-    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
-        .await
-        .expect("app");
-    // No `email` claim at all: the address is the sign-in name.
-    let provider = TestOidc::start(json!([{ "sub": "u1",
+on_both!(
+    the_email_claim_can_be_picked_for_oidc_from_what_the_last_test_received,
+    |app| {
+        // No `email` claim at all: the address is the sign-in name.
+        let provider = TestOidc::start(json!([{ "sub": "u1",
         "preferred_username": "Alice.Liddell@acme.test", "given_name": "Alice" }]));
-    let tab = oidc_tab(&app, &provider).await;
+        let tab = oidc_tab(&app, &provider).await;
 
-    // The first test fails for want of an email, and keeps what came.
-    let (status, code, _) = oidc_test(&app, &tab, &provider).await;
-    assert_eq!(status, 400);
-    assert_eq!(code.as_deref(), Some("oidc_email_missing"));
-    let html = tab.page(&app, "test").await;
-    assert!(html.contains("Every claim received"), "{html}");
-    assert!(
-        html.contains("action=\"/security/test/email-claim\"")
-            && html.contains("name=\"claim\" value=\"preferred_username\""),
-        "{html}"
-    );
-    assert_eq!(html.matches("Use for email").count(), 1, "{html}");
-    // The preview: what picking it would give, and what the settings give now.
-    assert!(
-        html.contains(
-            "data-preview=\"preferred_username\">would sign in as alice.liddell@acme.test"
-        ),
-        "{html}"
-    );
-    assert!(
-        html.contains("is refused:") && html.contains("<code>oidc_email_missing</code>"),
-        "{html}"
-    );
-
-    // Picking it is a settings change.
-    let version = tab.connection(&app).await["config_version"].clone();
-    let res = post(
-        &app,
-        &tab.browser,
-        "/security/test/email-claim",
-        &[("csrf_token", &tab.csrf), ("claim", "preferred_username")],
-    )
-    .await;
-    assert_eq!(res.status(), 303);
-    let c = tab.connection(&app).await;
-    assert_eq!(c["state"], "draft");
-    assert_eq!(c["claim_mapping"]["email"], "preferred_username");
-    assert_ne!(c["config_version"], version);
-    let html = tab.page(&app, "test").await;
-    assert!(
-        html.contains("the claim <code>preferred_username</code>")
-            && html.contains("signs in as <strong>alice.liddell@acme.test</strong>"),
-        "{html}"
-    );
-    let events = app
-        .events(&format!(
-            "organization_id={}&action=connection.updated",
-            tab.org
-        ))
-        .await;
-    assert_eq!(
-        events[0]["data"]["changes"]["claim_mapping"]["email"],
-        "preferred_username"
-    );
-    assert_eq!(events[0]["actor"]["type"], "admin");
-
-    // The next test reads the email from there, and counts.
-    let (status, _, body) = oidc_test(&app, &tab, &provider).await;
-    assert_eq!(status, 200, "{body}");
-    assert!(
-        body.contains("Test passed: signed in as alice.liddell@acme.test"),
-        "{body}"
-    );
-    assert_eq!(tab.connection(&app).await["state"], "tested");
-
-    // Live, the host's sign-ins do the same.
-    let res = post(
-        &app,
-        &tab.browser,
-        "/security/activate",
-        &[("csrf_token", &tab.csrf)],
-    )
-    .await;
-    assert_eq!(res.status(), 303);
-    let claims = host_sign_in(&app, &tab.org, &provider).await;
-    assert_eq!(claims["email"], "alice.liddell@acme.test");
-    assert_eq!(claims["org_id"], tab.org.as_str());
-}
-
-#[tokio::test]
-async fn a_picked_email_claim_is_trusted_only_at_a_verified_domain() {
-    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
-        .await
-        .expect("app");
-    let provider = TestOidc::start(json!([{ "sub": "u1", "email": "alice@acme.test",
-        "email_verified": true, "given_name": "Alice" }]));
-    // Another claim, at a domain the organization has not verified.
-    provider
-        .control_override(&json!({ "upn": "alice@partner.test" }))
-        .await;
-    let tab = oidc_tab(&app, &provider).await;
-    let (status, _, body) = oidc_test(&app, &tab, &provider).await;
-    assert_eq!(status, 200, "{body}");
-    let html = tab.page(&app, "test").await;
-    assert!(
-        html.contains("data-preview=\"upn\">would be refused:")
-            && html.contains("<code>oidc_email_claim_domain_mismatch</code>"),
-        "{html}"
-    );
-    assert!(
-        html.contains("signs in as <strong>alice@acme.test</strong>"),
-        "the current settings: {html}"
-    );
-
-    // Picked through the API, as the host may.
-    let res = app
-        .api_patch(
-            &format!("/connections/{}", tab.id()),
-            &json!({ "claim_mapping": { "email": "upn" } }),
-        )
-        .await;
-    assert_eq!(res.status(), 200);
-    let c: Value = res.json().await.expect("json");
-    assert_eq!(c["claim_mapping"]["email"], "upn");
-    assert_eq!(c["state"], "draft");
-    let (status, code, body) = oidc_test(&app, &tab, &provider).await;
-    assert_eq!(status, 400);
-    assert_eq!(
-        code.as_deref(),
-        Some("oidc_email_claim_domain_mismatch"),
-        "{body}"
-    );
-    assert!(body.contains("alice@partner.test"), "{body}");
-    assert_eq!(tab.connection(&app).await["state"], "draft");
-
-    // Bad names, and SAML connections, are refused; null restores the
-    // provider's rules.
-    crate::helpers::assert_problem(
-        app.api_patch(
-            &format!("/connections/{}", tab.id()),
-            &json!({ "claim_mapping": { "email": "two words" } }),
-        )
-        .await,
-        422,
-        "oidc_email_claim_invalid",
-    )
-    .await;
-    let other = app.create_org("Other", true).await;
-    let res = app
-        .api_post(
-            &format!(
-                "/organizations/{}/connections",
-                other["id"].as_str().expect("id")
+        // The first test fails for want of an email, and keeps what came.
+        let (status, code, _) = oidc_test(&app, &tab, &provider).await;
+        assert_eq!(status, 400);
+        assert_eq!(code.as_deref(), Some("oidc_email_missing"));
+        let html = tab.page(&app, "test").await;
+        assert!(html.contains("Every claim received"), "{html}");
+        assert!(
+            html.contains("action=\"/security/test/email-claim\"")
+                && html.contains("name=\"claim\" value=\"preferred_username\""),
+            "{html}"
+        );
+        assert_eq!(html.matches("Use for email").count(), 1, "{html}");
+        // The preview: what picking it would give, and what the settings give now.
+        assert!(
+            html.contains(
+                "data-preview=\"preferred_username\">would sign in as alice.liddell@acme.test"
             ),
-            &json!({ "provider": "okta", "saml": { "sso_url": "https://idp.acme.test/sso",
+            "{html}"
+        );
+        assert!(
+            html.contains("is refused:") && html.contains("<code>oidc_email_missing</code>"),
+            "{html}"
+        );
+
+        // Picking it is a settings change.
+        let version = tab.connection(&app).await["config_version"].clone();
+        let res = post(
+            &app,
+            &tab.browser,
+            "/security/test/email-claim",
+            &[("csrf_token", &tab.csrf), ("claim", "preferred_username")],
+        )
+        .await;
+        assert_eq!(res.status(), 303);
+        let c = tab.connection(&app).await;
+        assert_eq!(c["state"], "draft");
+        assert_eq!(c["claim_mapping"]["email"], "preferred_username");
+        assert_ne!(c["config_version"], version);
+        let html = tab.page(&app, "test").await;
+        assert!(
+            html.contains("the claim <code>preferred_username</code>")
+                && html.contains("signs in as <strong>alice.liddell@acme.test</strong>"),
+            "{html}"
+        );
+        let events = app
+            .events(&format!(
+                "organization_id={}&action=connection.updated",
+                tab.org
+            ))
+            .await;
+        assert_eq!(
+            events[0]["data"]["changes"]["claim_mapping"]["email"],
+            "preferred_username"
+        );
+        assert_eq!(events[0]["actor"]["type"], "admin");
+
+        // The next test reads the email from there, and counts.
+        let (status, _, body) = oidc_test(&app, &tab, &provider).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            body.contains("Test passed: signed in as alice.liddell@acme.test"),
+            "{body}"
+        );
+        assert_eq!(tab.connection(&app).await["state"], "tested");
+
+        // Live, the host's sign-ins do the same.
+        let res = post(
+            &app,
+            &tab.browser,
+            "/security/activate",
+            &[("csrf_token", &tab.csrf)],
+        )
+        .await;
+        assert_eq!(res.status(), 303);
+        let claims = host_sign_in(&app, &tab.org, &provider).await;
+        assert_eq!(claims["email"], "alice.liddell@acme.test");
+        assert_eq!(claims["org_id"], tab.org.as_str());
+    }
+);
+
+on_both!(
+    a_picked_email_claim_is_trusted_only_at_a_verified_domain,
+    |app| {
+        let provider = TestOidc::start(json!([{ "sub": "u1", "email": "alice@acme.test",
+        "email_verified": true, "given_name": "Alice" }]));
+        // Another claim, at a domain the organization has not verified.
+        provider
+            .control_override(&json!({ "upn": "alice@partner.test" }))
+            .await;
+        let tab = oidc_tab(&app, &provider).await;
+        let (status, _, body) = oidc_test(&app, &tab, &provider).await;
+        assert_eq!(status, 200, "{body}");
+        let html = tab.page(&app, "test").await;
+        assert!(
+            html.contains("data-preview=\"upn\">would be refused:")
+                && html.contains("<code>oidc_email_claim_domain_mismatch</code>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("signs in as <strong>alice@acme.test</strong>"),
+            "the current settings: {html}"
+        );
+
+        // Picked through the API, as the host may.
+        let res = app
+            .api_patch(
+                &format!("/connections/{}", tab.id()),
+                &json!({ "claim_mapping": { "email": "upn" } }),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        let c: Value = res.json().await.expect("json");
+        assert_eq!(c["claim_mapping"]["email"], "upn");
+        assert_eq!(c["state"], "draft");
+        let (status, code, body) = oidc_test(&app, &tab, &provider).await;
+        assert_eq!(status, 400);
+        assert_eq!(
+            code.as_deref(),
+            Some("oidc_email_claim_domain_mismatch"),
+            "{body}"
+        );
+        assert!(body.contains("alice@partner.test"), "{body}");
+        assert_eq!(tab.connection(&app).await["state"], "draft");
+
+        // Bad names, and SAML connections, are refused; null restores the
+        // provider's rules.
+        crate::helpers::assert_problem(
+            app.api_patch(
+                &format!("/connections/{}", tab.id()),
+                &json!({ "claim_mapping": { "email": "two words" } }),
+            )
+            .await,
+            422,
+            "oidc_email_claim_invalid",
+        )
+        .await;
+        let other = app.create_org("Other", true).await;
+        let res = app
+            .api_post(
+                &format!(
+                    "/organizations/{}/connections",
+                    other["id"].as_str().expect("id")
+                ),
+                &json!({ "provider": "okta", "saml": { "sso_url": "https://idp.acme.test/sso",
                 "entity_id": IDP_ENTITY, "certificate_pem": TestIdp::shared().cert_pem } }),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+        let saml: Value = res.json().await.expect("json");
+        crate::helpers::assert_problem(
+            app.api_patch(
+                &format!("/connections/{}", saml["id"].as_str().expect("id")),
+                &json!({ "claim_mapping": { "email": "upn" } }),
+            )
+            .await,
+            422,
+            "connection_protocol_mismatch",
         )
         .await;
-    assert_eq!(res.status(), 201);
-    let saml: Value = res.json().await.expect("json");
-    crate::helpers::assert_problem(
-        app.api_patch(
-            &format!("/connections/{}", saml["id"].as_str().expect("id")),
-            &json!({ "claim_mapping": { "email": "upn" } }),
-        )
-        .await,
-        422,
-        "connection_protocol_mismatch",
-    )
-    .await;
-    let res = app
-        .api_patch(
-            &format!("/connections/{}", tab.id()),
-            &json!({ "claim_mapping": { "email": null } }),
-        )
-        .await;
-    let c: Value = res.json().await.expect("json");
-    assert_eq!(c["claim_mapping"]["email"], Value::Null);
-    let (status, _, body) = oidc_test(&app, &tab, &provider).await;
-    assert_eq!(status, 200, "{body}");
-    assert!(body.contains("signed in as alice@acme.test"), "{body}");
-}
+        let res = app
+            .api_patch(
+                &format!("/connections/{}", tab.id()),
+                &json!({ "claim_mapping": { "email": null } }),
+            )
+            .await;
+        let c: Value = res.json().await.expect("json");
+        assert_eq!(c["claim_mapping"]["email"], Value::Null);
+        let (status, _, body) = oidc_test(&app, &tab, &provider).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("signed in as alice@acme.test"), "{body}");
+    }
+);
