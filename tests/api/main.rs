@@ -11,6 +11,7 @@ mod cli;
 mod connection_page;
 mod connections;
 mod demo_idp;
+mod discovery;
 mod domains;
 mod domains_page;
 mod embed;

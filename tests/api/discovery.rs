@@ -1,0 +1,147 @@
+//! Discovery for the host (`GET /api/v1/discovery?email=`): a domain with
+//! an active connection is SSO-only; the organization's other verified
+//! domains, and every other address, stay with the host's own sign-in.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, TestIdp, assert_problem, on_both};
+use crate::host_sign_in::{HOST_CALLBACK, Host, IDP_ENTITY, location, no_redirects, query};
+
+async fn discover(app: &TestApp, email: &str) -> Value {
+    let res = app
+        .api_get(&format!("/discovery?email={}", urlencoding(email)))
+        .await;
+    assert_eq!(res.status(), 200, "{email}");
+    res.json().await.expect("json")
+}
+
+fn urlencoding(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Claims `domain` for `org` with this purpose and verifies it.
+async fn verify(app: &TestApp, org: &str, domain: &str, purpose: &str) {
+    let res = app
+        .api_post(
+            &format!("/organizations/{org}/domains"),
+            &json!({ "domain": domain, "purpose": purpose }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let d: Value = res.json().await.expect("json");
+    app.dns
+        .zone(domain)
+        .set_txt(
+            d["txt_record"]["name"].as_str().expect("name"),
+            &[&[d["txt_record"]["value"].as_str().expect("value")]],
+        )
+        .await
+        .expect("publish");
+    let res = app
+        .api_post(
+            &format!("/domains/{}/verify", d["id"].as_str().expect("id")),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let d: Value = res.json().await.expect("json");
+    assert_eq!(d["status"], "verified");
+    assert_eq!(d["purpose"], purpose);
+}
+
+on_both!(
+    a_domain_with_an_active_connection_is_sso_only_and_others_stay_open,
+    |app| {
+        let org = app.verified_org("Acme", "acme.test").await;
+        // Contractors sign in at initech.test with the host's own methods.
+        verify(&app, &org, "initech.test", "verified_only").await;
+        let res = app
+            .api_post(
+                &format!("/organizations/{org}/connections"),
+                &json!({ "provider": "okta", "saml": { "sso_url": "https://idp.acme.test/sso",
+                    "entity_id": IDP_ENTITY, "certificate_pem": TestIdp::shared().cert_pem } }),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+        let conn: Value = res.json().await.expect("json");
+        let conn_id = conn["id"].as_str().expect("id");
+        let open = |org: Option<&str>| json!({ "sso_required": false, "organization_id": org, "connection_id": null });
+
+        // Not active yet: the domain's organization, but no SSO.
+        assert_eq!(discover(&app, "alice@acme.test").await, open(Some(&org)));
+
+        let res = app
+            .api_post(
+                &format!("/connections/{conn_id}/activate"),
+                &json!({ "skip_test": true }),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        let sso = json!({ "sso_required": true, "organization_id": org, "connection_id": conn_id });
+        assert_eq!(discover(&app, "alice@acme.test").await, sso);
+        assert_eq!(
+            discover(&app, "Bob.Smith@ACME.test").await,
+            sso,
+            "the domain compared without case"
+        );
+        assert_eq!(
+            discover(&app, "carol@initech.test").await,
+            open(None),
+            "a verified-only domain stays open"
+        );
+        assert_eq!(discover(&app, "dave@globex.test").await, open(None));
+        assert_eq!(
+            discover(&app, "erin@eu.acme.test").await,
+            open(None),
+            "a subdomain only when the connection allows it"
+        );
+        let res = app
+            .api_patch(
+                &format!("/connections/{conn_id}"),
+                &json!({ "allow_subdomains": true }),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(discover(&app, "erin@eu.acme.test").await, sso);
+
+        // The host's sign-in follows the same rule: an SSO-only address
+        // goes to the identity provider, a verified-only one is not
+        // signed in through SSO.
+        let host = Host::register(&app).await;
+        let (url, _, _, _) = host.authorize_url("alice@acme.test");
+        let res = no_redirects().get(&url).send().await.expect("authorize");
+        assert!(location(&res).starts_with("https://idp.acme.test/sso?"));
+        let (url, state, _, _) = host.authorize_url("carol@initech.test");
+        let res = no_redirects().get(&url).send().await.expect("authorize");
+        let back = location(&res);
+        assert!(back.starts_with(HOST_CALLBACK), "{back}");
+        let q = query(&back);
+        assert_eq!(&q["state"], state.secret());
+        assert_eq!(q["error_description"], "domain_not_verified");
+
+        // Switched off: open again.
+        let res = app
+            .api_post(&format!("/connections/{conn_id}/deactivate"), &json!({}))
+            .await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(discover(&app, "alice@acme.test").await, open(Some(&org)));
+
+        // Not an address; no key.
+        for bad in ["", "alice", "alice@"] {
+            assert_problem(
+                app.api_get(&format!("/discovery?email={}", urlencoding(bad)))
+                    .await,
+                422,
+                "email_invalid",
+            )
+            .await;
+        }
+        let res = app
+            .api
+            .get(app.url("/api/v1/discovery?email=alice@acme.test"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 401);
+    }
+);
