@@ -702,7 +702,11 @@ async fn a_rotated_signing_key_stays_published_for_a_while() {
     let first = jwks().await;
     assert_eq!(first.len(), 1, "a key is made on first use");
     app.clock.advance(chrono::Duration::minutes(1));
-    let second = app.services.rotate_signing_key().await.expect("rotate");
+    let second = app
+        .services
+        .rotate_signing_key(gatehouse::services::oauth::KeySwitch::Now)
+        .await
+        .expect("rotate");
     let both = jwks().await;
     assert_eq!(both, vec![second.kid.clone(), first[0].clone()]);
     app.clock.advance(chrono::Duration::days(3));
