@@ -157,7 +157,7 @@ fn token_claims(
     code: &OauthCode,
     client_id: &str,
     redirect_uri: Option<&str>,
-    verifier: &str,
+    verifier: Option<&str>,
     issuer: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Value, OauthError> {
@@ -178,15 +178,34 @@ fn token_claims(
             "redirect_uri does not match the authorization request",
         ));
     }
-    if let Some(challenge) = &code.code_challenge {
-        let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-        if !crypto::constant_time_eq(&computed, challenge) {
+    match (&code.code_challenge, verifier) {
+        (Some(challenge), Some(verifier)) => {
+            let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+            if !crypto::constant_time_eq(&computed, challenge) {
+                return Err(oauth_error(
+                    400,
+                    "invalid_grant",
+                    "code_verifier does not match the code_challenge",
+                ));
+            }
+        }
+        (Some(_), None) => {
             return Err(oauth_error(
                 400,
                 "invalid_grant",
-                "code_verifier does not match the code_challenge",
+                "the authorization request used PKCE: send its code_verifier",
             ));
         }
+        // A verifier for a request without a challenge is how a PKCE
+        // downgrade looks (RFC 9700 §4.8.2): refused.
+        (None, Some(_)) => {
+            return Err(oauth_error(
+                400,
+                "invalid_grant",
+                "the authorization request had no code_challenge, so no code_verifier is expected",
+            ));
+        }
+        (None, None) => {}
     }
     let mut claims: Map<String, Value> = serde_json::from_str(&code.claims).unwrap_or_default();
     claims.insert("iss".into(), json!(issuer));
@@ -1055,7 +1074,7 @@ impl Services {
             &code,
             &client.id,
             p.redirect_uri.as_deref(),
-            p.code_verifier.as_deref().unwrap_or_default(),
+            p.code_verifier.as_deref(),
             &self.issuer(),
             now,
         );
@@ -1120,5 +1139,49 @@ impl Services {
             client_id: decode(id),
             client_secret: decode(secret),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(challenge: Option<&str>) -> OauthCode {
+        OauthCode {
+            client_id: "client_1".into(),
+            redirect_uri: "https://app.example/cb".into(),
+            code_challenge: challenge.map(str::to_string),
+            claims: r#"{"sub":"user_1"}"#.into(),
+            expires_at: chrono::Utc::now() + CODE_LIFETIME,
+        }
+    }
+
+    fn redeem(code: &OauthCode, verifier: Option<&str>) -> Result<Value, &'static str> {
+        token_claims(
+            code,
+            "client_1",
+            Some("https://app.example/cb"),
+            verifier,
+            "https://sso.example",
+            chrono::Utc::now(),
+        )
+        .map_err(|e| e.error)
+    }
+
+    #[test]
+    fn pkce_is_all_or_nothing() {
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+        let with = code(Some(&challenge));
+        assert!(redeem(&with, Some(verifier)).is_ok());
+        assert_eq!(redeem(&with, Some("another")), Err("invalid_grant"));
+        assert_eq!(redeem(&with, None), Err("invalid_grant"));
+        let without = code(None);
+        assert!(redeem(&without, None).is_ok());
+        assert_eq!(
+            redeem(&without, Some(verifier)),
+            Err("invalid_grant"),
+            "a verifier where there was no challenge: a downgrade"
+        );
     }
 }
