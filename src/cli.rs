@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::domain::audit::{Actor, ChangeContext};
+use crate::services::oauth::KeySwitch;
 use crate::startup::{self, Application};
 use crate::{demo, telemetry};
 
@@ -43,9 +44,17 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum SigningKeyCommand {
-    /// Sign with a new key from now on; the previous one stays published
-    /// for two days, so tokens it signed still verify.
-    Rotate,
+    /// Make a new key. It is published at once and signs ID tokens ten
+    /// minutes later, so hosts that cache the key set know it first; the
+    /// key it replaces signs until then and stays published two days more,
+    /// so tokens it signed still verify.
+    Rotate {
+        /// Sign with the new key at once (for a key that must stop signing
+        /// now): hosts that cached the key set may refuse new ID tokens
+        /// until they fetch it again.
+        #[arg(long)]
+        now: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -77,13 +86,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::ApiKey(cmd) => api_key(config, cmd).await,
-        Command::SigningKey(SigningKeyCommand::Rotate) => {
+        Command::SigningKey(SigningKeyCommand::Rotate { now }) => {
             config.require_secret_key()?;
             let store = startup::connect(&config).await?;
             let services =
                 startup::prepare_with_store(config, Arc::new(SystemClock), store).await?;
-            let key = services.rotate_signing_key().await?;
-            println!("ID tokens are now signed with key {}.", key.kid);
+            let switch = if now {
+                KeySwitch::Now
+            } else {
+                KeySwitch::AfterPublishing
+            };
+            let key = services.rotate_signing_key(switch).await?;
+            match key.signs_from {
+                Some(at) => println!(
+                    "Key {} is published and signs ID tokens from {} (UTC); the current key signs until then.",
+                    key.kid,
+                    at.format("%Y-%m-%d %H:%M:%S")
+                ),
+                None => println!("ID tokens are now signed with key {}.", key.kid),
+            }
             services.store.close().await;
             Ok(())
         }

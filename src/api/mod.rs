@@ -130,6 +130,10 @@ pub fn scope() -> actix_web::Scope {
             "/organizations/{id}/members/{user_id}",
             vec![web::delete().to(sign_in::remove_member)],
         ))
+        .service(resource(
+            "/organizations/{id}/members/{user_id}/leave",
+            vec![web::post().to(sign_in::leave)],
+        ))
         .service(resource("/events", vec![web::get().to(events::list)]))
         .service(
             resource(

@@ -6,12 +6,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::ApiCaller;
-use super::body::JsonBody;
+use super::body::{JsonBody, page_request};
 use super::error::ApiError;
 use super::views::{List, time};
 use crate::domain::connections::State;
-use crate::domain::domains;
-use crate::ids::{self, Kind};
+use crate::ids::Kind;
+use crate::services::members::can_leave;
 use crate::services::{ServiceError, Services};
 use crate::store::oauth::OauthClient;
 
@@ -75,24 +75,7 @@ pub async fn discovery(
     query: web::Query<DiscoveryQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let email = query.email.as_deref().unwrap_or_default();
-    let domain = domains::email_domain(email).ok_or_else(|| ServiceError::Refused {
-        code: "email_invalid",
-        message: "Give the person's email address, such as alice@example.com.".into(),
-    })?;
-    let owner = services.sso_domain_owner(&domain).await?;
-    let active = match &owner {
-        Some(org) => services
-            .list_connections(org)
-            .await?
-            .into_iter()
-            .find(|c| c.state() == State::Active),
-        None => None,
-    };
-    Ok(HttpResponse::Ok().json(json!({
-        "sso_required": active.is_some(),
-        "organization_id": owner,
-        "connection_id": active.map(|c| c.id),
-    })))
+    Ok(HttpResponse::Ok().json(services.discover_sign_in(email).await?))
 }
 
 /// `GET /organizations/{id}/sso/status`
@@ -120,55 +103,55 @@ pub async fn sso_status(
     })))
 }
 
-/// `GET /organizations/{id}/members`
+#[derive(Debug, Deserialize)]
+pub struct MembersQuery {
+    cursor: Option<String>,
+    limit: Option<String>,
+}
+
+/// `GET /organizations/{id}/members`: newest user first, paged.
 pub async fn members(
     services: web::Data<Services>,
     _caller: ApiCaller,
     id: web::Path<String>,
+    query: web::Query<MembersQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let org = services.get_organization(&id).await?;
-    let members = services
-        .store
-        .list_members(&org.id)
-        .await
-        .map_err(ServiceError::from)?;
-    Ok(HttpResponse::Ok().json(List {
-        data: members
-            .into_iter()
-            .map(|m| {
-                json!({
-                    "user_id": m.user_id, "email": m.email, "first_name": m.first_name,
-                    "last_name": m.last_name, "role": m.role, "source": m.source,
-                    "joined_at": time(m.joined_at), "last_login_at": m.last_login_at.map(time),
-                })
-            })
-            .collect(),
-        next_cursor: None,
-    }))
+    let page = page_request(query.cursor.as_deref(), query.limit.as_deref(), Kind::User)?;
+    let members = services.list_members(&id, &page).await?;
+    Ok(HttpResponse::Ok().json(List::from_page(members, |m| {
+        json!({
+            "user_id": m.user_id, "email": m.email, "first_name": m.first_name,
+            "last_name": m.last_name, "role": m.role, "source": m.source,
+            "can_leave": can_leave(&m),
+            "joined_at": time(m.joined_at), "last_login_at": m.last_login_at.map(time),
+        })
+    })))
 }
 
-/// `DELETE /organizations/{id}/members/{user_id}`: the user stays; an SSO
-/// member rejoins on their next sign-in.
+/// `DELETE /organizations/{id}/members/{user_id}`: an admin removes a
+/// member; the user stays, and an SSO member rejoins on their next sign-in.
 pub async fn remove_member(
     services: web::Data<Services>,
     caller: ApiCaller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (org_id, user_id) = path.into_inner();
-    let org = services.get_organization(&org_id).await?;
-    let removed = ids::is_well_formed(Kind::User, &user_id)
-        && services
-            .store
-            .remove_member(
-                &org.id,
-                &user_id,
-                &caller.change_context(),
-                services.clock.now(),
-            )
-            .await
-            .map_err(ServiceError::from)?;
-    if !removed {
-        return Err(ServiceError::not_found(Kind::User, &user_id).into());
-    }
+    services
+        .remove_member(&caller.change_context(), &org_id, &user_id)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /organizations/{id}/members/{user_id}/leave`: the member asks to
+/// leave; 409 `member_joined_through_sso` for one who joined through SSO.
+pub async fn leave(
+    services: web::Data<Services>,
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (org_id, user_id) = path.into_inner();
+    services
+        .leave(&caller.change_context(), &org_id, &user_id)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -19,6 +19,7 @@ pub mod branding;
 pub mod connections;
 pub mod domains;
 pub mod idp_refresh;
+pub mod members;
 pub mod oauth;
 pub mod oidc_settings;
 pub mod oidc_signin;

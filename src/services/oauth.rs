@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
 use openssl::rsa::Rsa;
@@ -22,7 +22,7 @@ use super::{ServiceError, ServiceResult, Services};
 use crate::crypto::{self, seal};
 use crate::domain::audit::{Actor, ChangeContext, NewEvent};
 use crate::domain::connections::{Connection, Protocol, State, mapped_role};
-use crate::domain::domains::{self, Purpose, Status};
+use crate::domain::domains::{self, Domain, Purpose, Status};
 use crate::domain::sign_in::SignInError;
 use crate::ids::{self, Kind};
 use crate::store::oauth::{NewAccessToken, OauthClient, OauthCode, Redemption, SigningKey};
@@ -33,8 +33,79 @@ use crate::store::users::{CodeWrite, SignInWrite};
 pub const CODE_LIFETIME: Duration = Duration::minutes(5);
 /// How long ID and access tokens are good for.
 pub const TOKEN_LIFETIME: Duration = Duration::hours(1);
-/// How long a replaced signing key stays published.
+/// How long a replaced signing key stays published after it stops signing.
 pub const KEY_OVERLAP: Duration = Duration::days(2);
+/// How long a new signing key is published before it signs: twice the
+/// time the JWKS may be cached (`JWKS_MAX_AGE`), so hosts that keep it
+/// know the key before they see a token it signed.
+pub const KEY_PUBLISHED_AHEAD: Duration = Duration::seconds(2 * JWKS_MAX_AGE_SECONDS);
+/// How long the JWKS may be cached (`Cache-Control: max-age`).
+pub const JWKS_MAX_AGE_SECONDS: i64 = 300;
+
+/// When a rotated signing key starts signing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySwitch {
+    /// Published first, signing after `KEY_PUBLISHED_AHEAD`: the usual,
+    /// for hosts that cache the JWKS.
+    AfterPublishing,
+    /// At once: for a key that must stop signing now (say, exposed).
+    Now,
+}
+
+/// The most of a failed sign-in's `login_hint` the audit log keeps
+/// (characters).
+const LOGIN_HINT_KEPT: usize = 320;
+
+/// A sign-in that failed, as the audit log files it: under its
+/// organization and connection where they are known.
+#[derive(Debug, Clone, Copy)]
+pub struct FailedSignIn<'a> {
+    pub organization_id: Option<&'a str>,
+    pub connection_id: Option<&'a str>,
+    pub client_id: Option<&'a str>,
+    pub login_hint: Option<&'a str>,
+    pub code: &'a str,
+}
+
+impl<'a> FailedSignIn<'a> {
+    /// A failure at a connection, whoever started the sign-in.
+    pub fn at(connection: &'a Connection, code: &'a str) -> Self {
+        Self {
+            organization_id: Some(&connection.organization_id),
+            connection_id: Some(&connection.id),
+            client_id: None,
+            login_hint: None,
+            code,
+        }
+    }
+}
+
+/// Why an authorization request goes back to the host with an error.
+struct Refusal {
+    error: &'static str,
+    code: &'static str,
+    organization_id: Option<String>,
+    connection_id: Option<String>,
+}
+
+impl Refusal {
+    fn new(error: &'static str, code: &'static str) -> Self {
+        Self {
+            error,
+            code,
+            organization_id: None,
+            connection_id: None,
+        }
+    }
+}
+
+/// What `GET /discovery` answers the host about an email.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignInDiscovery {
+    pub sso_required: bool,
+    pub organization_id: Option<String>,
+    pub connection_id: Option<String>,
+}
 
 /// What the host asked for, carried through the identity provider's leg.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,7 +157,7 @@ fn token_claims(
     code: &OauthCode,
     client_id: &str,
     redirect_uri: Option<&str>,
-    verifier: &str,
+    verifier: Option<&str>,
     issuer: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Value, OauthError> {
@@ -107,15 +178,34 @@ fn token_claims(
             "redirect_uri does not match the authorization request",
         ));
     }
-    if let Some(challenge) = &code.code_challenge {
-        let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-        if !crypto::constant_time_eq(&computed, challenge) {
+    match (&code.code_challenge, verifier) {
+        (Some(challenge), Some(verifier)) => {
+            let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+            if !crypto::constant_time_eq(&computed, challenge) {
+                return Err(oauth_error(
+                    400,
+                    "invalid_grant",
+                    "code_verifier does not match the code_challenge",
+                ));
+            }
+        }
+        (Some(_), None) => {
             return Err(oauth_error(
                 400,
                 "invalid_grant",
-                "code_verifier does not match the code_challenge",
+                "the authorization request used PKCE: send its code_verifier",
             ));
         }
+        // A verifier for a request without a challenge is how a PKCE
+        // downgrade looks (RFC 9700 §4.8.2): refused.
+        (None, Some(_)) => {
+            return Err(oauth_error(
+                400,
+                "invalid_grant",
+                "the authorization request had no code_challenge, so no code_verifier is expected",
+            ));
+        }
+        (None, None) => {}
     }
     let mut claims: Map<String, Value> = serde_json::from_str(&code.claims).unwrap_or_default();
     claims.insert("iss".into(), json!(issuer));
@@ -134,7 +224,9 @@ fn oauth_error(status: u16, error: &'static str, description: impl Into<String>)
 }
 
 /// The redirect back to the host with an error: the OAuth error, the
-/// Gatehouse code as its description, the code's page, and the state.
+/// Gatehouse code as its description, the code's page, the state, and the
+/// issuer (RFC 9207 asks for it on errors too; Gatehouse's issuer is its
+/// public origin).
 pub fn error_redirect(
     public_origin: &str,
     request: &HostRequest,
@@ -153,6 +245,7 @@ pub fn error_redirect(
         if let Some(state) = &request.state {
             q.append_pair("state", state);
         }
+        q.append_pair("iss", public_origin);
     }
     url.to_string()
 }
@@ -269,16 +362,22 @@ const CURRENT_KEY_FRESH: std::time::Duration = std::time::Duration::from_secs(1)
 pub(crate) struct CurrentKey(std::sync::Mutex<Option<(std::time::Instant, SigningKey)>>);
 
 impl CurrentKey {
-    fn get(&self) -> Option<SigningKey> {
+    /// The key read last, if read recently and still the one to sign with.
+    fn get(&self, now: DateTime<Utc>) -> Option<SigningKey> {
         let slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
         slot.as_ref()
-            .filter(|(read, _)| read.elapsed() < CURRENT_KEY_FRESH)
+            .filter(|(read, key)| read.elapsed() < CURRENT_KEY_FRESH && key.signs_at(now))
             .map(|(_, key)| key.clone())
     }
 
     fn set(&self, key: &SigningKey) {
         let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
         *slot = Some((std::time::Instant::now(), key.clone()));
+    }
+
+    fn clear(&self) {
+        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *slot = None;
     }
 }
 
@@ -454,16 +553,24 @@ impl Services {
 
     /// The key that signs now, made on first use.
     async fn signing_key(&self) -> ServiceResult<(String, PKey<Private>)> {
-        let current = match self.current_signing_key.get() {
+        let now = self.clock.now();
+        let current = match self.current_signing_key.get(now) {
             Some(k) => k,
             None => {
                 let keys = self.store.list_signing_keys().await?;
-                match keys.into_iter().find(|k| k.retired_at.is_none()) {
+                // Newest first. Were none to sign now (a clock set back),
+                // the newest unretired one signs rather than a new key.
+                let chosen = keys
+                    .iter()
+                    .find(|k| k.signs_at(now))
+                    .or_else(|| keys.iter().find(|k| k.retired_at.is_none()))
+                    .cloned();
+                match chosen {
                     Some(k) => {
                         self.current_signing_key.set(&k);
                         k
                     }
-                    None => self.rotate_signing_key().await?,
+                    None => self.rotate_signing_key(KeySwitch::Now).await?,
                 }
             }
         };
@@ -478,9 +585,10 @@ impl Services {
         Ok((current.kid, key))
     }
 
-    /// A new signing key; the previous one stays published for
-    /// `KEY_OVERLAP`, so tokens it signed still verify.
-    pub async fn rotate_signing_key(&self) -> ServiceResult<SigningKey> {
+    /// A new signing key, published at once. It signs from `switch`; the
+    /// key signing until then stays published for `KEY_OVERLAP` after, so
+    /// tokens it signed still verify.
+    pub async fn rotate_signing_key(&self, switch: KeySwitch) -> ServiceResult<SigningKey> {
         let unexpected = |e: openssl::error::ErrorStack| ServiceError::Unexpected(e.into());
         let rsa = Rsa::generate(2048).map_err(unexpected)?;
         let kid = format!("gh{}", crypto::hex(&crypto::random_bytes::<8>()));
@@ -490,6 +598,7 @@ impl Services {
             "e": URL_SAFE_NO_PAD.encode(rsa.e().to_vec()),
         });
         let pkey = PKey::from_rsa(rsa).map_err(unexpected)?;
+        let now = self.clock.now();
         let key = SigningKey {
             private_key: seal::seal(
                 &self.secret_key,
@@ -499,12 +608,25 @@ impl Services {
             .map_err(|e| ServiceError::Unexpected(e.into()))?,
             kid,
             public_jwk: public_jwk.to_string(),
-            created_at: self.clock.now(),
+            created_at: now,
             retired_at: None,
+            signs_from: match switch {
+                KeySwitch::Now => None,
+                KeySwitch::AfterPublishing => Some(now + KEY_PUBLISHED_AHEAD),
+            },
         };
         self.store.insert_signing_key(&key).await?;
-        self.current_signing_key.set(&key);
+        if key.signs_at(now) {
+            self.current_signing_key.set(&key);
+        } else {
+            self.current_signing_key.clear();
+        }
         Ok(key)
+    }
+
+    /// The id (`kid`) of the key that signs ID tokens now.
+    pub async fn signing_key_id(&self) -> ServiceResult<String> {
+        Ok(self.signing_key().await?.0)
     }
 
     /// The published keys: the current one and those retired recently.
@@ -531,6 +653,7 @@ impl Services {
         &self,
         p: &AuthorizeParams,
         handoff: Option<Handoff>,
+        request_id: Option<String>,
     ) -> ServiceResult<Authorize> {
         let client = match p.client_id.as_deref() {
             Some(id) => self.oauth_client(id).await?,
@@ -553,12 +676,38 @@ impl Services {
             nonce: p.nonce.clone(),
             code_challenge: p.code_challenge.clone(),
         };
-        let origin = self.config.public_origin();
-        let fail = |error: &str, code: &str| {
-            Ok(Authorize::Redirect(error_redirect(
-                &origin, &request, error, code,
-            )))
+        let refusal = match self.authorize_for(p, handoff, &request).await? {
+            Ok(answer) => return Ok(answer),
+            Err(refusal) => refusal,
         };
+        self.record_sign_in_failure(
+            FailedSignIn {
+                organization_id: refusal.organization_id.as_deref(),
+                connection_id: refusal.connection_id.as_deref(),
+                client_id: Some(&client.id),
+                login_hint: p.login_hint.as_deref(),
+                code: refusal.code,
+            },
+            request_id,
+        )
+        .await;
+        Ok(Authorize::Redirect(error_redirect(
+            &self.config.public_origin(),
+            &request,
+            refusal.error,
+            refusal.code,
+        )))
+    }
+
+    /// [`Services::authorize`] once the client and its redirect URI are
+    /// known: the answer, or why the host gets an OAuth error instead.
+    async fn authorize_for(
+        &self,
+        p: &AuthorizeParams,
+        handoff: Option<Handoff>,
+        request: &HostRequest,
+    ) -> ServiceResult<Result<Authorize, Refusal>> {
+        let fail = |error: &'static str, code: &'static str| Ok(Err(Refusal::new(error, code)));
         if p.response_type.as_deref() != Some("code") {
             return fail(
                 "unsupported_response_type",
@@ -580,7 +729,19 @@ impl Services {
             .await?
         {
             Ok(c) => c,
-            Err(code) => return fail("access_denied", code),
+            Err((code, organization_id)) => {
+                return Ok(Err(Refusal {
+                    organization_id,
+                    ..Refusal::new("access_denied", code)
+                }));
+            }
+        };
+        let at_connection = |code: &'static str| {
+            Ok(Err(Refusal {
+                organization_id: Some(connection.organization_id.clone()),
+                connection_id: Some(connection.id.clone()),
+                ..Refusal::new("access_denied", code)
+            }))
         };
         // The identity provider already vouched for this person moments
         // ago (a sign-in started from its dashboard): no second trip.
@@ -592,11 +753,11 @@ impl Services {
         }) {
             // Its assertion was accepted at the ACS.
             return match self
-                .finish_host_sign_in(&connection, &request, Vouched::checked(h.person), None)
+                .finish_host_sign_in(&connection, request, Vouched::checked(h.person), None)
                 .await?
             {
-                Ok(url) => Ok(Authorize::Redirect(url)),
-                Err(refused) => fail("access_denied", refused.code),
+                Ok(url) => Ok(Ok(Authorize::Redirect(url))),
+                Err(refused) => at_connection(refused.code),
             };
         }
         let context = json!({ "oauth": request });
@@ -616,31 +777,32 @@ impl Services {
                 .map(SignInStart::Redirect),
         };
         match started {
-            Ok(start) => Ok(Authorize::Start(start)),
-            Err(ServiceError::Refused { code, .. }) => fail("access_denied", code),
+            Ok(start) => Ok(Ok(Authorize::Start(start))),
+            Err(ServiceError::Refused { code, .. }) => at_connection(code),
             Err(e) => Err(e),
         }
     }
 
     /// The active connection the email's domain (or the organization)
-    /// signs in with, or the code of why there is none.
+    /// signs in with, or the code of why there is none (with the
+    /// organization, where one is known).
     async fn connection_for(
         &self,
         login_hint: Option<&str>,
         organization: Option<&str>,
-    ) -> ServiceResult<Result<Connection, &'static str>> {
+    ) -> ServiceResult<Result<Connection, (&'static str, Option<String>)>> {
         let org_id = match (login_hint, organization) {
             (_, Some(org)) if ids::is_well_formed(Kind::Organization, org) => org.to_string(),
             (Some(email), _) => {
                 let Some(domain) = domains::email_domain(email) else {
-                    return Ok(Err("oauth_login_hint_invalid"));
+                    return Ok(Err(("oauth_login_hint_invalid", None)));
                 };
                 match self.sso_domain_owner(&domain).await? {
                     Some(org) => org,
-                    None => return Ok(Err("domain_not_verified")),
+                    None => return Ok(Err(("domain_not_verified", None))),
                 }
             }
-            _ => return Ok(Err("oauth_login_hint_missing")),
+            _ => return Ok(Err(("oauth_login_hint_missing", None))),
         };
         let active = self
             .store
@@ -648,28 +810,24 @@ impl Services {
             .await?
             .into_iter()
             .find(|c| c.state() == State::Active);
-        Ok(active.ok_or("connection_inactive"))
+        if let Some(c) = active {
+            return Ok(Ok(c));
+        }
+        // Filed under the organization only if there is one by that id.
+        let known = self.store.get_organization(&org_id).await?.is_some();
+        Ok(Err(("connection_inactive", known.then_some(org_id))))
     }
 
-    /// The organization that verified `domain` (or a parent of it, where
-    /// its connection allows subdomains) for SSO.
-    pub async fn sso_domain_owner(&self, domain: &str) -> ServiceResult<Option<String>> {
-        let mut candidate = Some(domain.to_ascii_lowercase());
+    /// The most specific verified domain at or above `domain`, and whether
+    /// it is `domain` itself.
+    async fn governing_domain(&self, domain: &str) -> ServiceResult<Option<(Domain, bool)>> {
+        let domain = domain.to_ascii_lowercase();
+        let mut candidate = Some(domain.clone());
         while let Some(name) = candidate {
             if let Some(d) = self.store.find_verified_domain(&name).await?
                 && d.status == Status::Verified
-                && d.purpose == Purpose::Sso
             {
-                if name == domain {
-                    return Ok(Some(d.organization_id));
-                }
-                let allows = self
-                    .store
-                    .list_connections(&d.organization_id)
-                    .await?
-                    .iter()
-                    .any(|c| c.state() == State::Active && c.allow_subdomains);
-                return Ok(allows.then_some(d.organization_id));
+                return Ok(Some((d, name == domain)));
             }
             candidate = name
                 .split_once('.')
@@ -677,6 +835,69 @@ impl Services {
                 .filter(|r| r.contains('.'));
         }
         Ok(None)
+    }
+
+    /// The organization whose SSO covers `domain`: it verified the domain
+    /// for SSO, or a parent of it where its active connection allows
+    /// subdomains. A more specific verified domain decides first, so a
+    /// subdomain verified on its own (say, for contractors) stays open.
+    pub async fn sso_domain_owner(&self, domain: &str) -> ServiceResult<Option<String>> {
+        Ok(self.sso_coverage(domain).await?.map(|(org, _)| org))
+    }
+
+    /// [`Services::sso_domain_owner`], with the organization's active
+    /// connection if it has one.
+    async fn sso_coverage(
+        &self,
+        domain: &str,
+    ) -> ServiceResult<Option<(String, Option<Connection>)>> {
+        let Some((d, exact)) = self.governing_domain(domain).await? else {
+            return Ok(None);
+        };
+        if d.purpose != Purpose::Sso {
+            return Ok(None);
+        }
+        let active = self
+            .store
+            .list_connections(&d.organization_id)
+            .await?
+            .into_iter()
+            .find(|c| c.state() == State::Active);
+        if exact {
+            return Ok(Some((d.organization_id, active)));
+        }
+        Ok(active
+            .filter(|c| c.allow_subdomains)
+            .map(|c| (d.organization_id, Some(c))))
+    }
+
+    /// `GET /discovery`: whether a person with this email must sign in
+    /// with SSO, and the organization that verified their domain. A domain
+    /// with an active connection is SSO-only; every other domain, verified
+    /// or not, stays open to the host's other sign-in methods.
+    pub async fn discover_sign_in(&self, email: &str) -> ServiceResult<SignInDiscovery> {
+        let domain = domains::email_domain(email).ok_or_else(|| ServiceError::Refused {
+            code: "email_invalid",
+            message: "Give the person's email address, such as alice@example.com.".into(),
+        })?;
+        if let Some((organization_id, active)) = self.sso_coverage(&domain).await? {
+            return Ok(SignInDiscovery {
+                sso_required: active.is_some(),
+                organization_id: Some(organization_id),
+                connection_id: active.map(|c| c.id),
+            });
+        }
+        // Open: still say whose verified domain it is, if it is exactly one.
+        let owner = self
+            .governing_domain(&domain)
+            .await?
+            .filter(|(_, exact)| *exact)
+            .map(|(d, _)| d.organization_id);
+        Ok(SignInDiscovery {
+            sso_required: false,
+            organization_id: owner,
+            connection_id: None,
+        })
     }
 
     /// The identity provider vouched for someone: provision them and answer
@@ -758,20 +979,38 @@ impl Services {
     /// already on their way back to the host).
     pub async fn record_sign_in_failure(
         &self,
-        connection: &Connection,
-        error: &crate::domain::sign_in::SignInError,
+        failed: FailedSignIn<'_>,
         request_id: Option<String>,
     ) {
         let ctx = ChangeContext {
             actor: Actor::System,
             request_id,
         };
+        let mut data = json!({ "error_code": failed.code });
+        let mut add = |k: &str, v: Option<&str>| {
+            if let Some(v) = v {
+                data[k] = json!(v);
+            }
+        };
+        add("connection_id", failed.connection_id);
+        add("client_id", failed.client_id);
+        // What the host passed as the person's email: unverified, so kept
+        // short and shown as given.
+        let hint = failed
+            .login_hint
+            .map(|h| h.trim().chars().take(LOGIN_HINT_KEPT).collect::<String>());
+        add("login_hint", hint.as_deref());
+        let (target_type, target_id) = match (failed.connection_id, failed.client_id) {
+            (Some(c), _) => ("connection", c),
+            (None, Some(c)) => ("oauth_client", c),
+            (None, None) => ("connection", ""),
+        };
         let event = NewEvent {
-            organization_id: Some(connection.organization_id.clone()),
+            organization_id: failed.organization_id.map(str::to_string),
             action: "sign_in.failed",
-            target_type: "connection",
-            target_id: connection.id.clone(),
-            data: json!({ "error_code": error.code }),
+            target_type,
+            target_id: target_id.to_string(),
+            data,
         };
         if let Err(e) = self.store.record_event(&ctx, event, self.clock.now()).await {
             tracing::warn!(error = %e, "recording a failed sign-in failed");
@@ -835,7 +1074,7 @@ impl Services {
             &code,
             &client.id,
             p.redirect_uri.as_deref(),
-            p.code_verifier.as_deref().unwrap_or_default(),
+            p.code_verifier.as_deref(),
             &self.issuer(),
             now,
         );
@@ -900,5 +1139,49 @@ impl Services {
             client_id: decode(id),
             client_secret: decode(secret),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(challenge: Option<&str>) -> OauthCode {
+        OauthCode {
+            client_id: "client_1".into(),
+            redirect_uri: "https://app.example/cb".into(),
+            code_challenge: challenge.map(str::to_string),
+            claims: r#"{"sub":"user_1"}"#.into(),
+            expires_at: chrono::Utc::now() + CODE_LIFETIME,
+        }
+    }
+
+    fn redeem(code: &OauthCode, verifier: Option<&str>) -> Result<Value, &'static str> {
+        token_claims(
+            code,
+            "client_1",
+            Some("https://app.example/cb"),
+            verifier,
+            "https://sso.example",
+            chrono::Utc::now(),
+        )
+        .map_err(|e| e.error)
+    }
+
+    #[test]
+    fn pkce_is_all_or_nothing() {
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+        let with = code(Some(&challenge));
+        assert!(redeem(&with, Some(verifier)).is_ok());
+        assert_eq!(redeem(&with, Some("another")), Err("invalid_grant"));
+        assert_eq!(redeem(&with, None), Err("invalid_grant"));
+        let without = code(None);
+        assert!(redeem(&without, None).is_ok());
+        assert_eq!(
+            redeem(&without, Some(verifier)),
+            Err("invalid_grant"),
+            "a verifier where there was no challenge: a downgrade"
+        );
     }
 }

@@ -80,7 +80,17 @@ pub struct SigningKey {
     pub private_key: String,
     pub public_jwk: String,
     pub created_at: DateTime<Utc>,
+    /// When it stops signing (it stays published for a while after).
     pub retired_at: Option<DateTime<Utc>>,
+    /// When it starts signing; `None`: as soon as it exists.
+    pub signs_from: Option<DateTime<Utc>>,
+}
+
+impl SigningKey {
+    /// Whether it is the one to sign with at `now`.
+    pub fn signs_at(&self, now: DateTime<Utc>) -> bool {
+        self.signs_from.is_none_or(|s| s <= now) && self.retired_at.is_none_or(|r| r > now)
+    }
 }
 
 impl Store {
@@ -218,31 +228,39 @@ impl Store {
     /// Signing keys, newest first; retired ones only while they may still
     /// verify tokens (the caller filters).
     pub async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKey>> {
-        Ok(read!(self, |p| sqlx::query_as(
-            "SELECT kid, private_key, public_jwk, created_at, retired_at FROM signing_keys \
+        Ok(read!(self, |p| {
+            sqlx::query_as(
+            "SELECT kid, private_key, public_jwk, created_at, retired_at, signs_from FROM signing_keys \
              ORDER BY created_at DESC, kid DESC"
         )
         .fetch_all(p)
-        .await)?)
+        .await
+        })?)
     }
 
-    /// Adds a signing key; the ones before it are retired now (they stay
+    /// Adds a signing key that signs from its `signs_from` (or now): every
+    /// key that would sign after that moment stops signing then (they stay
     /// published for a while, so tokens they signed still verify).
     pub async fn insert_signing_key(&self, key: &SigningKey) -> StoreResult<()> {
+        let switch = key.signs_from.unwrap_or(key.created_at);
         write!(self, |p| {
             async {
             let mut tx = p.begin().await?;
-            sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
-                .bind(key.created_at)
-                .execute(&mut *tx)
-                .await?;
             sqlx::query(
-                "INSERT INTO signing_keys (kid, private_key, public_jwk, created_at) VALUES ($1, $2, $3, $4)",
+                "UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL OR retired_at > $1",
+            )
+            .bind(switch)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO signing_keys (kid, private_key, public_jwk, created_at, signs_from) \
+                 VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(&key.kid)
             .bind(&key.private_key)
             .bind(&key.public_jwk)
             .bind(key.created_at)
+            .bind(key.signs_from)
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;

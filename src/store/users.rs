@@ -9,7 +9,7 @@ use sqlx::{Column, Row};
 
 use super::events::{EventRow, insert_event, insert_events};
 use super::saml::{AssertionUse, Refusal, take_assertion};
-use super::{Backend, Store, StoreResult, read, write};
+use super::{Backend, Page, PageRequest, Store, StoreResult, read, write};
 use crate::domain::audit::{ChangeContext, NewEvent};
 
 /// What a completed SSO sign-in records.
@@ -140,6 +140,9 @@ pub struct Member {
     pub joined_at: DateTime<Utc>,
     pub last_login_at: Option<DateTime<Utc>>,
 }
+
+const MEMBER_SELECT: &str = "SELECT m.user_id, u.email, u.first_name, u.last_name, m.role, m.source, \
+     m.joined_at, m.last_login_at FROM memberships m JOIN users u ON u.id = m.user_id";
 
 fn event(
     organization_id: &str,
@@ -472,15 +475,36 @@ impl Store {
         .map_err(Into::into)
     }
 
-    pub async fn list_members(&self, organization_id: &str) -> StoreResult<Vec<Member>> {
-        Ok(read!(self, |p| sqlx::query_as(
-            "SELECT m.user_id, u.email, u.first_name, u.last_name, m.role, m.source, m.joined_at, \
-             m.last_login_at FROM memberships m JOIN users u ON u.id = m.user_id \
-             WHERE m.organization_id = $1 ORDER BY m.joined_at, m.user_id"
-        )
-        .bind(organization_id)
-        .fetch_all(p)
-        .await)?)
+    /// An organization's members, newest user first, a page at a time.
+    pub async fn list_members(
+        &self,
+        organization_id: &str,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Member>> {
+        let sql = format!(
+            "{MEMBER_SELECT} WHERE m.organization_id = $1 AND ($2 IS NULL OR m.user_id < $2) \
+             ORDER BY m.user_id DESC LIMIT $3"
+        );
+        let rows: Vec<Member> = read!(self, |p| sqlx::query_as(&sql)
+            .bind(organization_id)
+            .bind(page.before.as_deref())
+            .bind(i64::from(page.limit) + 1)
+            .fetch_all(p)
+            .await)?;
+        Ok(Page::from_rows(rows, page.limit, |m: &Member| &m.user_id))
+    }
+
+    pub async fn get_member(
+        &self,
+        organization_id: &str,
+        user_id: &str,
+    ) -> StoreResult<Option<Member>> {
+        let sql = format!("{MEMBER_SELECT} WHERE m.organization_id = $1 AND m.user_id = $2");
+        Ok(read!(self, |p| sqlx::query_as(&sql)
+            .bind(organization_id)
+            .bind(user_id)
+            .fetch_optional(p)
+            .await)?)
     }
 
     /// Removes a member (the user stays); false if there was no such member.

@@ -62,7 +62,10 @@ fn describe(e: &Event) -> (String, bool, Option<String>) {
         "membership.created" => "Member joined through single sign-on".into(),
         "membership.removed" => "Member removed".into(),
         "sign_in.succeeded" => format!("Signed in: {}", text(d, "email").unwrap_or_default()),
-        "sign_in.failed" => "Sign-in failed".into(),
+        "sign_in.failed" => match text(d, "login_hint") {
+            Some(who) => format!("Sign-in failed: {who}"),
+            None => "Sign-in failed".into(),
+        },
         "admin_session.started" => "Security settings opened".into(),
         "admin_session.ended" => "Security settings closed".into(),
         "organization.updated" => "Organization settings changed".into(),

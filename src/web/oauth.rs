@@ -11,8 +11,8 @@ use crate::domain::connections::Connection;
 use crate::domain::sign_in::SignInError;
 use crate::services::Services;
 use crate::services::oauth::{
-    Authorize, AuthorizeParams, HostRequest, OauthError, SignedInPerson, TokenParams, Vouched,
-    error_redirect,
+    Authorize, AuthorizeParams, FailedSignIn, HostRequest, JWKS_MAX_AGE_SECONDS, OauthError,
+    SignedInPerson, TokenParams, Vouched, error_redirect,
 };
 use crate::services::saml_signin::SignInStart;
 use crate::services::test_sign_in::FlowOrigin;
@@ -43,7 +43,10 @@ pub async fn configuration(services: web::Data<Services>) -> HttpResponse {
 /// `GET /oauth/jwks`
 pub async fn jwks(services: web::Data<Services>) -> Result<HttpResponse, PageError> {
     Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .insert_header((
+            header::CACHE_CONTROL,
+            format!("public, max-age={JWKS_MAX_AGE_SECONDS}"),
+        ))
         .json(services.jwks().await?))
 }
 
@@ -59,7 +62,10 @@ pub async fn authorize(
     let cookie = req.cookie(HANDOFF_COOKIE);
     let had_cookie = cookie.is_some();
     let handoff = cookie.and_then(|c| services.open_handoff(c.value()));
-    let mut res = match services.authorize(&query, handoff).await? {
+    let mut res = match services
+        .authorize(&query, handoff, Some(current_request_id()))
+        .await?
+    {
         Authorize::Start(SignInStart::Redirect(url)) | Authorize::Redirect(url) => {
             HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, url))
@@ -197,7 +203,13 @@ async fn failure_to_host(
 ) -> HttpResponse {
     if let Some(connection) = connection {
         services
-            .record_sign_in_failure(connection, error, Some(current_request_id()))
+            .record_sign_in_failure(
+                FailedSignIn {
+                    client_id: Some(&request.client_id),
+                    ..FailedSignIn::at(connection, error.code)
+                },
+                Some(current_request_id()),
+            )
             .await;
     }
     let url = error_redirect(

@@ -6,6 +6,7 @@ use actix_web::http::StatusCode;
 
 use super::error::PageError;
 use crate::domain::sign_in::SignInError;
+use crate::services::oauth::FailedSignIn;
 
 #[derive(askama::Template)]
 #[template(path = "sign_in_result.html")]
@@ -132,6 +133,18 @@ pub async fn failure_response_with(
     }
     if let Some(res) = super::oauth::host_failure(services, connection_id, origin, &error).await {
         return Ok(res);
+    }
+    // Neither a test nor the host's: one started at the identity provider
+    // (or a stray post). Filed under the connection it was sent to.
+    if error.code != "internal_error"
+        && let Ok(connection) = services.get_connection(connection_path_id).await
+    {
+        services
+            .record_sign_in_failure(
+                FailedSignIn::at(&connection, error.code),
+                Some(super::middleware::current_request_id()),
+            )
+            .await;
     }
     Err(failure_page(error, purpose))
 }

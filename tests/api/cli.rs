@@ -195,3 +195,32 @@ mod raw_http {
         None
     }
 }
+
+#[test]
+fn signing_key_rotate_publishes_first_unless_told_now() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret = SecretKey::generate();
+    let run = |args: &[&str]| {
+        let out = gatehouse(dir.path())
+            .args(args)
+            .env("GATEHOUSE_SECRET_KEY", secret.to_base64())
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let later = run(&["signing-key", "rotate"]);
+    assert!(
+        later.contains("is published and signs ID tokens from"),
+        "{later}"
+    );
+    let now = run(&["signing-key", "rotate", "--now"]);
+    assert!(
+        now.starts_with("ID tokens are now signed with key gh"),
+        "{now}"
+    );
+}

@@ -19,42 +19,13 @@ fn urlencoding(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// Claims `domain` for `org` with this purpose and verifies it.
-async fn verify(app: &TestApp, org: &str, domain: &str, purpose: &str) {
-    let res = app
-        .api_post(
-            &format!("/organizations/{org}/domains"),
-            &json!({ "domain": domain, "purpose": purpose }),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
-    let d: Value = res.json().await.expect("json");
-    app.dns
-        .zone(domain)
-        .set_txt(
-            d["txt_record"]["name"].as_str().expect("name"),
-            &[&[d["txt_record"]["value"].as_str().expect("value")]],
-        )
-        .await
-        .expect("publish");
-    let res = app
-        .api_post(
-            &format!("/domains/{}/verify", d["id"].as_str().expect("id")),
-            &json!({}),
-        )
-        .await;
-    assert_eq!(res.status(), 200);
-    let d: Value = res.json().await.expect("json");
-    assert_eq!(d["status"], "verified");
-    assert_eq!(d["purpose"], purpose);
-}
-
 on_both!(
     a_domain_with_an_active_connection_is_sso_only_and_others_stay_open,
     |app| {
         let org = app.verified_org("Acme", "acme.test").await;
         // Contractors sign in at initech.test with the host's own methods.
-        verify(&app, &org, "initech.test", "verified_only").await;
+        app.verified_domain(&org, "initech.test", "verified_only")
+            .await;
         let res = app
             .api_post(
                 &format!("/organizations/{org}/connections"),
@@ -85,9 +56,14 @@ on_both!(
             "the domain compared without case"
         );
         assert_eq!(
+            discover(&app, "  Bob.Smith@ACME.test ").await,
+            sso,
+            "nor with spaces around it"
+        );
+        assert_eq!(
             discover(&app, "carol@initech.test").await,
-            open(None),
-            "a verified-only domain stays open"
+            open(Some(&org)),
+            "a verified-only domain stays open, and says whose it is"
         );
         assert_eq!(discover(&app, "dave@globex.test").await, open(None));
         assert_eq!(
@@ -102,6 +78,15 @@ on_both!(
             )
             .await;
         assert_eq!(res.status(), 200);
+        assert_eq!(discover(&app, "erin@eu.acme.test").await, sso);
+        // A subdomain verified on its own stays open even so: the most
+        // specific verified domain decides.
+        app.verified_domain(&org, "contractors.acme.test", "verified_only")
+            .await;
+        assert_eq!(
+            discover(&app, "dana@contractors.acme.test").await,
+            open(Some(&org))
+        );
         assert_eq!(discover(&app, "erin@eu.acme.test").await, sso);
 
         // The host's sign-in follows the same rule: an SSO-only address
@@ -118,6 +103,12 @@ on_both!(
         let q = query(&back);
         assert_eq!(&q["state"], state.secret());
         assert_eq!(q["error_description"], "domain_not_verified");
+        let (url, _, _, _) = host.authorize_url("dana@contractors.acme.test");
+        let res = no_redirects().get(&url).send().await.expect("authorize");
+        assert_eq!(
+            query(&location(&res))["error_description"],
+            "domain_not_verified"
+        );
 
         // Switched off: open again.
         let res = app

@@ -412,15 +412,26 @@ impl TestApp {
     pub async fn verified_org(&self, name: &str, domain: &str) -> String {
         let org = self.create_org(name, true).await;
         let org_id = org["id"].as_str().expect("id").to_string();
+        self.verified_domain(&org_id, domain, "sso").await;
+        org_id
+    }
+
+    /// Adds `domain` to the organization for `purpose` (`sso` or
+    /// `verified_only`) and verifies it through the test DNS server.
+    pub async fn verified_domain(&self, org_id: &str, domain: &str, purpose: &str) -> Value {
         let res = self
             .api_post(
                 &format!("/organizations/{org_id}/domains"),
-                &json!({ "domain": domain }),
+                &json!({ "domain": domain, "purpose": purpose }),
             )
             .await;
         let d: Value = res.json().await.expect("json");
+        let zone = ZONES
+            .iter()
+            .find(|z| domain == **z || domain.ends_with(&format!(".{z}")))
+            .expect("a domain in a served zone");
         self.dns
-            .zone(domain)
+            .zone(zone)
             .set_txt(
                 d["txt_record"]["name"].as_str().expect("n"),
                 &[&[d["txt_record"]["value"].as_str().expect("v")]],
@@ -434,7 +445,7 @@ impl TestApp {
             )
             .await;
         assert_eq!(res.status(), 200);
-        org_id
+        res.json().await.expect("json")
     }
 
     /// Every log line of this test process so far (all tests share it), at

@@ -686,31 +686,6 @@ on_both!(a_host_signs_people_in_through_an_oidc_connection, |app| {
     assert_eq!(claims["org_id"], org.as_str());
 });
 
-on_both!(a_rotated_signing_key_stays_published_for_a_while, |app| {
-    let jwks = || async {
-        let body: Value = reqwest::get(app.url("/oauth/jwks"))
-            .await
-            .expect("jwks")
-            .json()
-            .await
-            .expect("json");
-        body["keys"]
-            .as_array()
-            .expect("keys")
-            .iter()
-            .map(|k| k["kid"].as_str().expect("kid").to_string())
-            .collect::<Vec<_>>()
-    };
-    let first = jwks().await;
-    assert_eq!(first.len(), 1, "a key is made on first use");
-    app.clock.advance(chrono::Duration::minutes(1));
-    let second = app.services.rotate_signing_key().await.expect("rotate");
-    let both = jwks().await;
-    assert_eq!(both, vec![second.kid.clone(), first[0].clone()]);
-    app.clock.advance(chrono::Duration::days(3));
-    assert_eq!(jwks().await, vec![second.kid]);
-});
-
 on_both!(
     a_sign_in_started_on_one_instance_completes_on_another,
     |app| {
