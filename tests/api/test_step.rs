@@ -753,3 +753,5 @@ async fn a_picked_email_claim_is_trusted_only_at_a_verified_domain() {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("signed in as alice@acme.test"), "{body}");
 }
+
+mod roles;
