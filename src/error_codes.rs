@@ -889,8 +889,8 @@ pub const ALL: &[ErrorCode] = &[
     code(
         "role_mapping_invalid",
         "The role mapping is not valid",
-        "Each rule needs a group name and a role, up to 256 characters each, and a connection takes at most 50 rules.",
-        "Send role_mapping as a list of {\"group\": …, \"role\": …}, most specific first.",
+        "Each rule needs a group name (up to 256 characters) and a role named like an organization's default role (up to 64 letters, digits, _, :, . or -), and a connection takes at most 50 rules.",
+        "Send role_mapping as a list of {\"group\": …, \"role\": …}, most specific first, or fix the rule the message names.",
     ),
     code(
         "connection_inactive",

@@ -288,10 +288,19 @@ pub struct RoleRule {
 /// The role a person with these groups gets: the first rule whose group
 /// they are in (compared without case), else none.
 pub fn mapped_role<'a>(rules: &'a [RoleRule], groups: &[String]) -> Option<&'a str> {
+    matching_rule(rules, groups).map(|(_, r)| r.role.as_str())
+}
+
+/// The first rule whose group the person is in (compared without case),
+/// with its position (from 0): the one `mapped_role` applies.
+pub fn matching_rule<'a>(
+    rules: &'a [RoleRule],
+    groups: &[String],
+) -> Option<(usize, &'a RoleRule)> {
     rules
         .iter()
-        .find(|r| groups.iter().any(|g| g.eq_ignore_ascii_case(&r.group)))
-        .map(|r| r.role.as_str())
+        .enumerate()
+        .find(|(_, r)| groups.iter().any(|g| g.eq_ignore_ascii_case(&r.group)))
 }
 
 /// A connection, whatever its protocol.
@@ -403,6 +412,28 @@ mod tests {
             .expect("activates");
         assert_eq!(released.live_version, Some(2));
         assert!(!released.has_unreleased_changes());
+    }
+
+    #[test]
+    fn the_first_matching_rule_wins_without_regard_to_case() {
+        let rules = vec![
+            RoleRule {
+                group: "Admins".into(),
+                role: "admin".into(),
+            },
+            RoleRule {
+                group: "staff".into(),
+                role: "member".into(),
+            },
+        ];
+        let groups = |g: &[&str]| g.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            matching_rule(&rules, &groups(&["staff", "admins"])).map(|(i, _)| i),
+            Some(0)
+        );
+        assert_eq!(mapped_role(&rules, &groups(&["STAFF"])), Some("member"));
+        assert_eq!(mapped_role(&rules, &groups(&["others"])), None);
+        assert_eq!(mapped_role(&[], &groups(&["admins"])), None);
     }
 
     #[test]

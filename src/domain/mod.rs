@@ -7,6 +7,7 @@ pub mod connections;
 pub mod domains;
 pub mod organization;
 pub mod origin;
+pub mod provisioning;
 pub mod sign_in;
 pub mod webhooks;
 pub mod wizard;

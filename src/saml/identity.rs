@@ -161,6 +161,28 @@ pub fn map(
     })
 }
 
+/// An assertion again from a test's record (each attribute's values
+/// joined with ", ", and the NameID), for previewing what other attribute
+/// settings would make of it with `map`. Only what `map` reads is
+/// restored: it is not an assertion anyone could sign in with.
+pub fn recorded_assertion(
+    attributes: &[(String, String)],
+    name_id: Option<&str>,
+) -> ValidatedAssertion {
+    ValidatedAssertion {
+        assertion_id: String::new(),
+        issuer: String::new(),
+        name_id: name_id.filter(|n| !n.is_empty()).map(str::to_string),
+        name_id_format: None,
+        session_index: None,
+        attributes: attributes
+            .iter()
+            .map(|(n, v)| (n.clone(), v.split(", ").map(str::to_string).collect()))
+            .collect(),
+        valid_until: chrono::DateTime::UNIX_EPOCH,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::Utc;
@@ -209,6 +231,27 @@ mod tests {
         assert_eq!(id.email, "alice@acme.test");
         assert_eq!(id.first_name.as_deref(), Some("Alice"));
         assert_eq!(id.groups, vec!["g1", "g2"]);
+    }
+
+    #[test]
+    fn a_recorded_test_maps_as_its_assertion_did() {
+        let recorded = [
+            (
+                "mail".to_string(),
+                "Alice@Acme.test, alice@old.test".to_string(),
+            ),
+            ("upn".to_string(), "alice.l@acme.test".to_string()),
+        ];
+        let a = recorded_assertion(&recorded, Some("opaque"));
+        let id = map(&a, &AttributeMapping::default()).expect("maps");
+        assert_eq!(id.email, "alice@acme.test", "the first value");
+        let upn = AttributeMapping {
+            email: Some("upn".into()),
+            ..AttributeMapping::default()
+        };
+        assert_eq!(map(&a, &upn).expect("maps").email, "alice.l@acme.test");
+        let none = recorded_assertion(&[], Some(""));
+        assert_eq!(none.name_id, None);
     }
 
     #[test]

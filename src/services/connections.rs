@@ -8,6 +8,7 @@ use super::{ServiceError, ServiceResult, Services};
 use crate::domain::audit::{ChangeContext, NewEvent};
 use crate::domain::connections::{Connection, Lifecycle, Protocol, Provider, RoleRule, State};
 use crate::domain::domains::{Purpose, Status};
+use crate::domain::organization::parse_role;
 use crate::ids::{self, Kind};
 use crate::oidc::config::{ClaimMapping, OidcConfig};
 use crate::saml::config::{AttributeMapping, Binding, IdpSettings, SamlConfig, Source};
@@ -72,24 +73,45 @@ pub struct ConnectionPatch {
     pub sp_options: SpOptions,
 }
 
-/// Role rules: a group and a role each, at most 50.
-fn clean_role_mapping(rules: Vec<RoleRule>) -> ServiceResult<Vec<RoleRule>> {
-    let valid = |v: &str| !v.trim().is_empty() && v.len() <= 256;
-    if rules.len() > 50 || !rules.iter().all(|r| valid(&r.group) && valid(&r.role)) {
-        return Err(ServiceError::Refused {
-            code: "role_mapping_invalid",
-            message:
-                "Give each rule a group and a role (up to 256 characters each), at most 50 rules."
-                    .into(),
-        });
+/// How many role rules a connection may have.
+pub const MAX_ROLE_RULES: usize = 50;
+const MAX_GROUP: usize = 256;
+
+/// Role rules: a group (up to 256 characters) and a role each, the role a
+/// name the organization's default role could have
+/// (`organization::parse_role`); at most `MAX_ROLE_RULES`.
+pub fn clean_role_mapping(rules: Vec<RoleRule>) -> ServiceResult<Vec<RoleRule>> {
+    let refused = |message: String| ServiceError::Refused {
+        code: "role_mapping_invalid",
+        message,
+    };
+    if rules.len() > MAX_ROLE_RULES {
+        return Err(refused(format!(
+            "A connection can have at most {MAX_ROLE_RULES} role rules; remove one before adding another."
+        )));
     }
-    Ok(rules
+    rules
         .into_iter()
-        .map(|r| RoleRule {
-            group: r.group.trim().to_string(),
-            role: r.role.trim().to_string(),
+        .enumerate()
+        .map(|(i, r)| {
+            let group = r.group.trim();
+            if group.is_empty()
+                || group.chars().count() > MAX_GROUP
+                || group.chars().any(char::is_control)
+            {
+                return Err(refused(format!(
+                    "Rule {}: give the group's name as the identity provider sends it, up to {MAX_GROUP} characters.",
+                    i + 1
+                )));
+            }
+            let role = parse_role(&r.role)
+                .map_err(|e| refused(format!("Rule {}: {}.", i + 1, e.message)))?;
+            Ok(RoleRule {
+                group: group.to_string(),
+                role,
+            })
         })
-        .collect())
+        .collect()
 }
 
 fn protocol_mismatch(provider: Provider) -> ServiceError {
@@ -656,5 +678,37 @@ impl Services {
             return Err(ServiceError::not_found(Kind::Connection, id));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(group: &str, role: &str) -> RoleRule {
+        RoleRule {
+            group: group.into(),
+            role: role.into(),
+        }
+    }
+
+    #[test]
+    fn role_rules_are_trimmed_and_their_roles_checked_like_the_default_role() {
+        let clean = clean_role_mapping(vec![rule(" Admins ", " org:admin ")]).expect("valid");
+        assert_eq!(clean, vec![rule("Admins", "org:admin")]);
+        for bad in [
+            rule("", "admin"),
+            rule("admins", "two words"),
+            rule("admins", ":x"),
+        ] {
+            let Err(ServiceError::Refused { code, message }) = clean_role_mapping(vec![bad]) else {
+                panic!("accepted");
+            };
+            assert_eq!(code, "role_mapping_invalid");
+            assert!(message.starts_with("Rule 1:"), "{message}");
+        }
+        let too_many = vec![rule("g", "member"); MAX_ROLE_RULES + 1];
+        assert!(clean_role_mapping(too_many).is_err());
+        assert!(clean_role_mapping(vec![rule("g", "member"); MAX_ROLE_RULES]).is_ok());
     }
 }

@@ -15,9 +15,10 @@ use super::{ServiceError, ServiceResult, Services};
 use crate::crypto;
 use crate::domain::connections::{Connection, Protocol, State};
 use crate::domain::domains::{self, Purpose, Status};
+use crate::domain::sign_in::SignInError;
 use crate::ids::{self, Kind};
-use crate::saml::acs::{self, AcsError, CLOCK_SKEW, Expectation, Settings};
-use crate::saml::config::{Binding, SamlConfig};
+use crate::saml::acs::{self, AcsError, CLOCK_SKEW, Expectation, Settings, ValidatedAssertion};
+use crate::saml::config::{AttributeMapping, Binding, SamlConfig};
 use crate::saml::identity::{self, Identity};
 use crate::saml::sp_key::SpKeyError;
 use crate::saml::{authn_request, sp};
@@ -463,15 +464,11 @@ impl Services {
             flow_id: flow.as_ref().map(|f| f.id.clone()),
             now,
         };
-        let identity =
-            identity::map(&validated, &config.attribute_mapping).map_err(&with_context)?;
-        let email_domain = domains::email_domain(&identity.email).unwrap_or_default();
-        verified_domain_check(
+        let identity = saml_identity(
             &connection,
+            &validated,
+            &config.attribute_mapping,
             &sso_domains,
-            Some(&email_domain),
-            "saml_email_address_domain_mismatch",
-            EMAIL_DOMAIN_MISMATCH,
         )
         .map_err(&with_context)?;
         Ok(CheckedSamlResponse {
@@ -480,6 +477,38 @@ impl Services {
             identity,
             assertion,
         })
+    }
+
+    /// What a sign-in with these attributes (a test's record) would give if
+    /// the email came from `email_attribute` (`None`: the usual names):
+    /// the address, or the error. The same rules as a sign-in
+    /// (`saml_identity`), on the current settings.
+    pub async fn preview_saml_email(
+        &self,
+        connection: &Connection,
+        received: &[(String, String)],
+        name_id: Option<&str>,
+        email_attribute: Option<&str>,
+    ) -> ServiceResult<Result<String, SignInError>> {
+        let mut mapping = saml_config(connection).attribute_mapping;
+        mapping.email = email_attribute.map(str::to_string);
+        let assertion = identity::recorded_assertion(received, name_id);
+        let sso = self
+            .verified_sso_domains(&connection.organization_id)
+            .await?;
+        Ok(saml_identity(connection, &assertion, &mapping, &sso).map(|i| i.email))
+    }
+
+    /// The organization's verified SSO domains.
+    async fn verified_sso_domains(&self, organization_id: &str) -> ServiceResult<Vec<String>> {
+        Ok(self
+            .store
+            .list_domains(organization_id)
+            .await?
+            .into_iter()
+            .filter(|d| d.status == Status::Verified && d.purpose == Purpose::Sso)
+            .map(|d| d.domain)
+            .collect())
     }
 
     /// The email's domain must be a verified SSO domain of the connection's
@@ -504,18 +533,33 @@ impl Services {
         code: &'static str,
         detail: &str,
     ) -> Result<(), Result<AcsError, ServiceError>> {
-        let domains = self
-            .store
-            .list_domains(&connection.organization_id)
+        let sso = self
+            .verified_sso_domains(&connection.organization_id)
             .await
-            .map_err(|e| Err(e.into()))?;
-        let sso: Vec<String> = domains
-            .into_iter()
-            .filter(|d| d.status == Status::Verified && d.purpose == Purpose::Sso)
-            .map(|d| d.domain)
-            .collect();
+            .map_err(Err)?;
         verified_domain_check(connection, &sso, domain, code, detail).map_err(Ok)
     }
+}
+
+/// From a valid assertion to the person of the connection's organization:
+/// the attribute settings pick the email (`identity::map`, which
+/// normalizes it), and its domain must be a verified SSO domain (`sso`).
+fn saml_identity(
+    connection: &Connection,
+    assertion: &ValidatedAssertion,
+    mapping: &AttributeMapping,
+    sso: &[String],
+) -> Result<Identity, AcsError> {
+    let identity = identity::map(assertion, mapping)?;
+    let email_domain = domains::email_domain(&identity.email).unwrap_or_default();
+    verified_domain_check(
+        connection,
+        sso,
+        Some(&email_domain),
+        "saml_email_address_domain_mismatch",
+        EMAIL_DOMAIN_MISMATCH,
+    )?;
+    Ok(identity)
 }
 
 const EMAIL_DOMAIN_MISMATCH: &str =

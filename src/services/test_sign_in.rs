@@ -11,6 +11,7 @@ use super::{ServiceError, ServiceResult, Services};
 use crate::crypto;
 use crate::domain::audit::{Actor, ChangeContext, NewEvent};
 use crate::domain::connections::{Connection, Protocol};
+use crate::domain::provisioning::{Provisioning, provision};
 use crate::domain::sign_in::SignInError;
 use crate::ids::{self, Kind};
 use crate::store::connection_tests::ConnectionTest;
@@ -32,6 +33,26 @@ pub struct TestIdentity {
     pub subject: String,
     /// Every attribute or claim, as text.
     pub details: Vec<(String, String)>,
+}
+
+impl TestIdentity {
+    /// The subject a real sign-in records the person by: the NameID or
+    /// subject, or (a SAML response without a NameID) the email, as
+    /// `saml_signin::person` does.
+    pub fn sign_in_subject(&self) -> &str {
+        if self.subject.is_empty() {
+            &self.email
+        } else {
+            &self.subject
+        }
+    }
+}
+
+/// The identity of a test that passed.
+pub fn identity_of(test: &ConnectionTest) -> Option<TestIdentity> {
+    (test.outcome == "passed")
+        .then(|| serde_json::from_str(&test.result).ok())
+        .flatten()
 }
 
 /// What a test received: every attribute or claim of the newest test that
@@ -216,6 +237,33 @@ impl Services {
             .record_connection_test(&test, lifecycle.as_ref(), &ctx, event)
             .await?;
         Ok(test)
+    }
+
+    /// What a real sign-in of the person of a test would do now: which user
+    /// it takes (created, linked by email, or returning) and the role they
+    /// end up with, by the same rules as the sign-in's write. Nothing is
+    /// written.
+    pub async fn preview_provisioning(
+        &self,
+        connection: &Connection,
+        identity: &TestIdentity,
+    ) -> ServiceResult<Provisioning> {
+        let org = self.get_organization(&connection.organization_id).await?;
+        let known = self
+            .store
+            .find_sign_in_user(
+                &connection.id,
+                identity.sign_in_subject(),
+                &identity.email,
+                &org.id,
+            )
+            .await?;
+        Ok(provision(
+            known.as_ref(),
+            &connection.role_mapping,
+            &identity.groups,
+            &org.default_role,
+        ))
     }
 
     pub async fn list_tests(&self, connection_id: &str) -> ServiceResult<Vec<ConnectionTest>> {

@@ -11,6 +11,7 @@ use super::events::{EventRow, insert_event, insert_events};
 use super::saml::{AssertionUse, Refusal, take_assertion};
 use super::{Backend, Page, PageRequest, Store, StoreResult, read, write};
 use crate::domain::audit::{ChangeContext, NewEvent};
+use crate::domain::provisioning::KnownUser;
 
 /// What a completed SSO sign-in records.
 #[derive(Debug, Clone)]
@@ -473,6 +474,49 @@ impl Store {
         }
         .await)
         .map_err(Into::into)
+    }
+
+    /// The user a sign-in would take, found as `write_sign_in` finds them:
+    /// by the subject on the connection, else by the email; with their role
+    /// in the organization if they are a member. Nothing is written.
+    pub async fn find_sign_in_user(
+        &self,
+        connection_id: &str,
+        subject: &str,
+        email: &str,
+        organization_id: &str,
+    ) -> StoreResult<Option<KnownUser>> {
+        let by_subject: Option<(String, Option<String>)> = read!(self, |p| sqlx::query_as(
+            "SELECT u.email, m.role FROM sso_identities i JOIN users u ON u.id = i.user_id \
+             LEFT JOIN memberships m ON m.organization_id = $3 AND m.user_id = u.id \
+             WHERE i.connection_id = $1 AND i.subject = $2"
+        )
+        .bind(connection_id)
+        .bind(subject)
+        .bind(organization_id)
+        .fetch_optional(p)
+        .await)?;
+        if let Some((email, role)) = by_subject {
+            return Ok(Some(KnownUser {
+                email,
+                by_subject: true,
+                role,
+            }));
+        }
+        let by_email: Option<(String, Option<String>)> = read!(self, |p| sqlx::query_as(
+            "SELECT u.email, m.role FROM users u \
+             LEFT JOIN memberships m ON m.organization_id = $2 AND m.user_id = u.id \
+             WHERE u.email = $1"
+        )
+        .bind(email)
+        .bind(organization_id)
+        .fetch_optional(p)
+        .await)?;
+        Ok(by_email.map(|(email, role)| KnownUser {
+            email,
+            by_subject: false,
+            role,
+        }))
     }
 
     /// An organization's members, newest user first, a page at a time.

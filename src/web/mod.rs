@@ -16,6 +16,7 @@ pub mod oauth;
 pub mod oidc;
 pub mod oidc_step;
 pub mod pages;
+pub mod role_rules;
 pub mod saml;
 pub mod security_tab;
 pub mod session;
@@ -114,6 +115,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/security/test/email-claim",
             web::post().to(test_step::use_email_claim),
+        )
+        .route("/security/test/roles", web::post().to(role_rules::add))
+        .route(
+            "/security/test/roles/remove",
+            web::post().to(role_rules::remove),
+        )
+        .route(
+            "/security/test/roles/up",
+            web::post().to(role_rules::move_up),
         )
         .route(
             "/security/activate",

@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::connection_step::current_connection;
 use super::error::PageError;
 use super::middleware::current_request_id;
+use super::role_rules::{AddRuleForm, ProvisioningView, RolePreview, RolesView};
 use super::security_tab::{
     Notice, change_context, render_tab, renders_in_place, see_other, user_message,
 };
@@ -25,7 +26,7 @@ use crate::services::Services;
 use crate::services::connections::{ConnectionPatch, is_configured, saml_config};
 use crate::services::oidc_settings::oidc_config;
 use crate::services::saml_signin::SignInStart;
-use crate::services::test_sign_in::{FlowOrigin, TestIdentity, received_of};
+use crate::services::test_sign_in::{FlowOrigin, TestIdentity, identity_of, received_of};
 use crate::store::connection_tests::ConnectionTest;
 
 /// A failure as the admin sees it: the catalogue's words and the details.
@@ -111,7 +112,8 @@ pub struct ReceivedRow {
     pub pickable: bool,
     /// The one the settings read the email from now.
     pub picked: bool,
-    /// OIDC: what the test's sign-in would give with this claim picked.
+    /// What the test's sign-in would give with this attribute or claim
+    /// picked.
     pub preview: Option<PreviewView>,
 }
 
@@ -122,7 +124,7 @@ pub struct ReceivedView {
     /// Whether it is the latest test (else an older one's).
     pub from_latest: bool,
     pub rows: Vec<ReceivedRow>,
-    /// OIDC: what the current settings make of it.
+    /// What the current settings make of it.
     pub current: Option<PreviewView>,
 }
 
@@ -133,6 +135,8 @@ pub struct LatestView {
     pub identity: Option<TestIdentity>,
     pub failure: Option<FailureView>,
     pub current: bool,
+    /// A pass: what a real sign-in of that person would do now.
+    pub outcome: Option<ProvisioningView>,
 }
 
 #[derive(Template)]
@@ -160,6 +164,7 @@ struct TestStep {
     latest: Option<LatestView>,
     latest_id: String,
     history: Vec<TestRow>,
+    roles: Option<RolesView>,
 }
 
 fn latest_view(t: &ConnectionTest, current_version: i64) -> LatestView {
@@ -180,6 +185,7 @@ fn latest_view(t: &ConnectionTest, current_version: i64) -> LatestView {
             )
         }),
         current: t.config_version == current_version,
+        outcome: None,
     }
 }
 
@@ -198,6 +204,27 @@ async fn page_with(
     ctx: &AdminContext,
     notice: Option<Notice>,
 ) -> Result<HttpResponse, PageError> {
+    page_full(
+        req,
+        services,
+        ctx,
+        notice,
+        AddRuleForm::default(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// The step with a notice, the role rule form as the admin left it, and
+/// the status to answer with.
+pub(super) async fn page_full(
+    req: &HttpRequest,
+    services: &Services,
+    ctx: &AdminContext,
+    notice: Option<Notice>,
+    add_rule: AddRuleForm,
+    status: StatusCode,
+) -> Result<HttpResponse, PageError> {
     let connection = current_connection(services, &ctx.org.id).await?;
     let tests = match &connection {
         Some(c) => services.list_tests(&c.id).await?,
@@ -214,6 +241,37 @@ async fn page_with(
         Some(c) => received_view(services, c, &tests, email_source.as_deref()).await?,
         None => None,
     };
+    // The newest test that passed: who the previews are about.
+    let passed = tests.iter().find_map(|t| identity_of(t).map(|i| (t, i)));
+    let provisioning = match (&connection, &passed) {
+        (Some(c), Some((_, identity))) => Some(services.preview_provisioning(c, identity).await?),
+        _ => None,
+    };
+    let mut latest = tests.first().map(|t| latest_view(t, version));
+    if let (Some(l), Some((t, _)), Some(p)) = (&mut latest, &passed, &provisioning)
+        && tests.first().is_some_and(|first| first.id == t.id)
+    {
+        l.outcome = Some(ProvisioningView::new(p));
+    }
+    let roles = connection.as_ref().map(|c| {
+        let preview = match (&passed, &provisioning) {
+            (Some((t, identity)), Some(p)) => Some((
+                RolePreview {
+                    when: when_exact(t.created_at),
+                    email: identity.email.clone(),
+                    groups: identity.groups.clone(),
+                    outcome: ProvisioningView::new(p),
+                },
+                p.rule.as_ref().map(|(i, _)| *i),
+            )),
+            _ => None,
+        };
+        let groups = passed
+            .as_ref()
+            .map(|(_, i)| i.groups.clone())
+            .unwrap_or_default();
+        RolesView::new(c, &ctx.org.default_role, groups, add_rule, preview)
+    });
     let (pick_kind, pick_action, pick_field) = if oidc {
         ("claim", "/security/test/email-claim", "claim")
     } else {
@@ -242,7 +300,7 @@ async fn page_with(
         tested: connection
             .as_ref()
             .is_some_and(|c| c.lifecycle.tested_version == Some(version)),
-        latest: tests.first().map(|t| latest_view(t, version)),
+        latest,
         latest_id: tests.first().map(|t| t.id.clone()).unwrap_or_default(),
         history: tests
             .iter()
@@ -262,6 +320,7 @@ async fn page_with(
                 version: t.config_version,
             })
             .collect(),
+        roles,
     }
     .render()?;
     render_tab(
@@ -271,7 +330,7 @@ async fn page_with(
         Some(Step::Test),
         Step::Test.label(),
         content,
-        StatusCode::OK,
+        status,
     )
     .await
 }
@@ -284,8 +343,9 @@ fn email_source(c: &Connection) -> Option<String> {
     }
 }
 
-/// What the newest test that got that far received, with (OIDC) what each
-/// address-shaped claim would give, and what the current settings give.
+/// What the newest test that got that far received, with what each
+/// address-shaped attribute or claim would give, and what the current
+/// settings give.
 async fn received_view(
     services: &Services,
     connection: &Connection,
@@ -299,16 +359,15 @@ async fn received_view(
     else {
         return Ok(None);
     };
-    let oidc = connection.protocol() == Protocol::Oidc;
+    // A SAML test's NameID, which supplies the email when no attribute
+    // does.
+    let name_id = identity_of(test).map(|i| i.subject);
+    let name_id = name_id.as_deref();
     let mut rows = Vec::with_capacity(received.len());
     for (name, value) in &received {
         let pickable = value.contains('@');
-        let preview = if oidc && pickable {
-            Some(PreviewView::new(
-                services
-                    .preview_oidc_email(connection, &received, Some(name))
-                    .await?,
-            ))
+        let preview = if pickable {
+            Some(email_preview(services, connection, &received, name_id, Some(name)).await?)
         } else {
             None
         };
@@ -320,21 +379,38 @@ async fn received_view(
             preview,
         });
     }
-    let current = if oidc {
-        Some(PreviewView::new(
-            services
-                .preview_oidc_email(connection, &received, email_source)
-                .await?,
-        ))
-    } else {
-        None
-    };
+    let current =
+        Some(email_preview(services, connection, &received, name_id, email_source).await?);
     Ok(Some(ReceivedView {
         when: when_exact(test.created_at),
         from_latest: at == 0,
         rows,
         current,
     }))
+}
+
+/// What the sign-in of a test's record would give with the email taken
+/// from `picked` (`None`: the usual names), by the sign-in's own rules.
+async fn email_preview(
+    services: &Services,
+    connection: &Connection,
+    received: &[(String, String)],
+    name_id: Option<&str>,
+    picked: Option<&str>,
+) -> Result<PreviewView, PageError> {
+    let outcome = match connection.protocol() {
+        Protocol::Oidc => {
+            services
+                .preview_oidc_email(connection, received, picked)
+                .await?
+        }
+        Protocol::Saml => {
+            services
+                .preview_saml_email(connection, received, name_id, picked)
+                .await?
+        }
+    };
+    Ok(PreviewView::new(outcome))
 }
 
 #[derive(serde::Deserialize)]
@@ -367,9 +443,36 @@ pub async fn use_email_attribute(
         .update_connection(&change_context(&ctx), &connection.id, patch)
         .await
     {
-        Ok(_) => Notice::success(
-            "Saved. Gatehouse now reads the email from that attribute: run the test again so it counts for these settings.".into(),
-        ),
+        Ok(updated) => {
+            let source = saml_config(&updated).attribute_mapping.email;
+            let tests = services.list_tests(&updated.id).await?;
+            let preview = match tests.iter().find_map(|t| received_of(t).map(|r| (t, r))) {
+                Some((test, received)) => {
+                    let name_id = identity_of(test).map(|i| i.subject);
+                    Some(
+                        email_preview(
+                            &services,
+                            &updated,
+                            &received,
+                            name_id.as_deref(),
+                            source.as_deref(),
+                        )
+                        .await?,
+                    )
+                }
+                None => None,
+            };
+            let from = match &source {
+                Some(a) => format!("the attribute `{a}`"),
+                None => "the usual attribute names".into(),
+            };
+            let would = preview.map_or(String::new(), |p| {
+                format!(": the person of the last test would {}", p.sentence())
+            });
+            Notice::success(format!(
+                "Saved. Gatehouse now reads the email from {from}{would}. Run the test again so it counts for these settings."
+            ))
+        }
         Err(e) => Notice::error(user_message(e)?),
     };
     if renders_in_place(&req, &ctx) {
@@ -531,7 +634,8 @@ struct TestResult<'a> {
     passed: bool,
     counts: bool,
     organization: String,
-    role: String,
+    /// A pass: what a real sign-in would do.
+    outcome: Option<ProvisioningView>,
     identity: Option<&'a TestIdentity>,
     failure: Option<FailureView>,
     request_id: String,
@@ -568,11 +672,10 @@ pub async fn finish_received(
     let org = services
         .get_organization(&connection.organization_id)
         .await?;
-    let role = outcome
-        .ok()
-        .and_then(|i| crate::domain::connections::mapped_role(&connection.role_mapping, &i.groups))
-        .unwrap_or(&org.default_role)
-        .to_string();
+    let provisioning = match outcome {
+        Ok(identity) => Some(services.preview_provisioning(connection, identity).await?),
+        Err(_) => None,
+    };
     let organization = org.name;
     let page = TestResult {
         layout: super::views::Layout::new(if outcome.is_ok() {
@@ -584,7 +687,7 @@ pub async fn finish_received(
         passed: outcome.is_ok(),
         counts: test.config_version == connection.lifecycle.config_version,
         organization,
-        role,
+        outcome: provisioning.as_ref().map(ProvisioningView::new),
         identity: outcome.ok(),
         failure: outcome.err().map(FailureView::from_error),
         request_id,

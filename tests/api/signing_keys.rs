@@ -48,6 +48,7 @@ on_both!(
             "longer than the key set may be cached"
         );
 
+        app.clock.advance(Duration::minutes(1));
         let next = app
             .services
             .rotate_signing_key(KeySwitch::AfterPublishing)

@@ -741,3 +741,5 @@ on_both!(
         assert!(body.contains("signed in as alice@acme.test"), "{body}");
     }
 );
+
+mod roles;

@@ -197,6 +197,32 @@ async fn test_sign_in(b: &Browser, idp: &Idp, mode: Mode, scripts: Scripts, j: &
     b.wait_for_text("Passed").await;
     b.wait_for_text("alice@acme.test").await;
     checkpoint(b, j, "test-passed").await;
+    role_rule(b, j).await;
+}
+
+/// A role rule in the Test step: a bad role is refused beside the form,
+/// which keeps what was typed; corrected, the rule is listed.
+async fn role_rule(b: &Browser, j: &str) {
+    b.fill("#rule-group", "Engineering").await;
+    b.fill("#rule-role", "two words").await;
+    b.click_text("Add rule").await;
+    b.wait_for_text("is not a role name").await;
+    checkpoint(b, j, "role-rule-refused").await;
+    let kept = b
+        .find("#rule-group")
+        .await
+        .prop("value")
+        .await
+        .expect("value");
+    assert_eq!(kept.as_deref(), Some("Engineering"));
+    b.fill("#rule-role", "admin").await;
+    b.click_text("Add rule").await;
+    let row = b.find("tr[data-rule='1']").await;
+    let text = row.text().await.expect("row");
+    assert!(
+        text.contains("Engineering") && text.contains("admin"),
+        "{text}"
+    );
 }
 
 /// Step 4.
