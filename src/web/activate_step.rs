@@ -6,7 +6,7 @@
 //! `…-deactivated`) with the connection's id and provider, that
 //! `static/app.js` posts to the embedding host page.
 
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
@@ -161,6 +161,7 @@ async fn act(
         connection_id: c.id.clone(),
         provider: c.provider.as_str(),
     };
+    let refused_code = done.as_ref().err().map(|e| e.code());
     let (notice, event, status) = match done {
         Ok(c) if activate => (
             Notice::success(format!(
@@ -187,7 +188,17 @@ async fn act(
     if status == StatusCode::OK && !renders_in_place(&req, &ctx) {
         return Ok(see_other("/security/activate"));
     }
-    render(&req, &services, &ctx, Some(notice), event, status).await
+    let mut res = render(&req, &services, &ctx, Some(notice), event, status).await?;
+    // The same code the host API would answer, as error pages carry it.
+    if let Some(code) = refused_code
+        && let Ok(value) = header::HeaderValue::from_str(&code)
+    {
+        res.headers_mut().insert(
+            header::HeaderName::from_static("gatehouse-error-code"),
+            value,
+        );
+    }
+    Ok(res)
 }
 
 /// `POST /security/activate`

@@ -269,6 +269,10 @@ impl Live {
         assert_problem(self.activate(app).await, 422, "connection_not_tested").await;
         let res = self.activate_in_tab(app).await;
         assert_eq!(res.status(), 422);
+        assert_eq!(
+            crate::helpers::error_code(&res).as_deref(),
+            Some("connection_not_tested")
+        );
         let html = res.text().await.expect("html");
         assert!(html.contains("Run a successful test sign-in"), "{html}");
         let after = self.connection(app).await;

@@ -182,18 +182,6 @@ impl Browser {
             .expect("click");
     }
 
-    /// Answers "OK" to a confirmation dialog when the page asked one
-    /// (htmx's `hx-confirm`; pages without scripts ask none).
-    pub async fn accept_confirmation(&self) {
-        let deadline = std::time::Instant::now() + Duration::from_secs(2);
-        while self.client.accept_alert().await.is_err() {
-            if std::time::Instant::now() > deadline {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
     pub async fn fill(&self, css: &str, value: &str) {
         let el = self.find(css).await;
         el.clear().await.expect("clear");
