@@ -893,6 +893,12 @@ pub const ALL: &[ErrorCode] = &[
         "Send role_mapping as a list of {\"group\": …, \"role\": …}, most specific first, or fix the rule the message names.",
     ),
     code(
+        "member_joined_through_sso",
+        "Members who joined through SSO cannot leave by themselves",
+        "The member joined the organization by signing in through its identity provider. Their membership follows the identity provider, so they cannot leave on their own; if they were removed, their next sign-in would add them again.",
+        "Ask an admin to remove them (DELETE the membership), and, to keep them out, to stop the identity provider from signing them in to this application.",
+    ),
+    code(
         "connection_inactive",
         "Single sign-on is not active",
         "The connection is not active, so it cannot sign people in.",
@@ -941,6 +947,7 @@ mod tests {
             "fail(\"invalid_scope\", ",
             "fail(\"unsupported_response_type\", ",
             "Ok(Err(",
+            "Ok(Err((",
             "ok_or(",
         ];
         let mut missing = Vec::new();
