@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestIdp, assert_problem, on_both};
-use crate::host_sign_in::{HOST_CALLBACK, Host, IDP_ENTITY, location, no_redirects, query};
+use crate::helpers::{TestApp, assert_problem, on_both};
+use crate::host_sign_in::{HOST_CALLBACK, Host, location, no_redirects, query};
 
 async fn discover(app: &TestApp, email: &str) -> Value {
     let res = app
@@ -26,28 +26,14 @@ on_both!(
         // Contractors sign in at initech.test with the host's own methods.
         app.verified_domain(&org, "initech.test", "verified_only")
             .await;
-        let res = app
-            .api_post(
-                &format!("/organizations/{org}/connections"),
-                &json!({ "provider": "okta", "saml": { "sso_url": "https://idp.acme.test/sso",
-                    "entity_id": IDP_ENTITY, "certificate_pem": TestIdp::shared().cert_pem } }),
-            )
-            .await;
-        assert_eq!(res.status(), 201);
-        let conn: Value = res.json().await.expect("json");
+        let conn = app.saml_connection(&org).await;
         let conn_id = conn["id"].as_str().expect("id");
         let open = |org: Option<&str>| json!({ "sso_required": false, "organization_id": org, "connection_id": null });
 
         // Not active yet: the domain's organization, but no SSO.
         assert_eq!(discover(&app, "alice@acme.test").await, open(Some(&org)));
 
-        let res = app
-            .api_post(
-                &format!("/connections/{conn_id}/activate"),
-                &json!({ "skip_test": true }),
-            )
-            .await;
-        assert_eq!(res.status(), 200);
+        app.activate_untested(&conn).await;
         let sso = json!({ "sso_required": true, "organization_id": org, "connection_id": conn_id });
         assert_eq!(discover(&app, "alice@acme.test").await, sso);
         assert_eq!(

@@ -416,6 +416,33 @@ impl TestApp {
         org_id
     }
 
+    /// A draft Okta SAML connection of the organization to the shared
+    /// test identity provider (`TestIdp`).
+    pub async fn saml_connection(&self, org_id: &str) -> Value {
+        let res = self
+            .api_post(
+                &format!("/organizations/{org_id}/connections"),
+                &json!({ "provider": "okta", "saml": { "sso_url": "https://idp.acme.test/sso",
+                    "entity_id": "https://idp.acme.test/metadata",
+                    "certificate_pem": TestIdp::shared().cert_pem } }),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+        res.json().await.expect("json")
+    }
+
+    /// Activates a connection without a test, as a host may
+    /// (`skip_test`).
+    pub async fn activate_untested(&self, conn: &Value) {
+        let res = self
+            .api_post(
+                &format!("/connections/{}/activate", conn["id"].as_str().expect("id")),
+                &json!({ "skip_test": true }),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+    }
+
     /// Adds `domain` to the organization for `purpose` (`sso` or
     /// `verified_only`) and verifies it through the test DNS server.
     pub async fn verified_domain(&self, org_id: &str, domain: &str, purpose: &str) -> Value {

@@ -164,21 +164,8 @@ impl Host {
 /// Acme with acme.test verified and an active SAML connection.
 async fn saml_org(app: &TestApp) -> (String, Value) {
     let org = app.verified_org("Acme", "acme.test").await;
-    let res = app
-        .api_post(
-            &format!("/organizations/{org}/connections"),
-            &json!({ "provider": "okta", "saml": { "sso_url": "https://idp.acme.test/sso",
-                "entity_id": IDP_ENTITY, "certificate_pem": TestIdp::shared().cert_pem } }),
-        )
-        .await;
-    let conn: Value = res.json().await.expect("json");
-    let res = app
-        .api_post(
-            &format!("/connections/{}/activate", conn["id"].as_str().expect("id")),
-            &json!({ "skip_test": true }),
-        )
-        .await;
-    assert_eq!(res.status(), 200);
+    let conn = app.saml_connection(&org).await;
+    app.activate_untested(&conn).await;
     (org, conn)
 }
 

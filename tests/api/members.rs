@@ -6,31 +6,15 @@
 use gatehouse::services::oauth::{HostRequest, SignedInPerson, Vouched};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestIdp, assert_problem, on_both};
+use crate::helpers::{TestApp, assert_problem, on_both};
 
 /// Acme with an active SAML connection, and `people` signed in through it
 /// (the identity provider's leg is the host sign-in tests' business).
 async fn org_with_members(app: &TestApp, people: &[&str]) -> String {
     let org = app.verified_org("Acme", "acme.test").await;
-    let conn: Value = app
-        .api_post(
-            &format!("/organizations/{org}/connections"),
-            &json!({ "provider": "okta", "saml": { "sso_url": "https://idp.acme.test/sso",
-                "entity_id": "https://idp.acme.test/metadata",
-                "certificate_pem": TestIdp::shared().cert_pem } }),
-        )
-        .await
-        .json()
-        .await
-        .expect("json");
+    let conn = app.saml_connection(&org).await;
+    app.activate_untested(&conn).await;
     let conn_id = conn["id"].as_str().expect("id");
-    let res = app
-        .api_post(
-            &format!("/connections/{conn_id}/activate"),
-            &json!({ "skip_test": true }),
-        )
-        .await;
-    assert_eq!(res.status(), 200);
     let client: Value = app
         .api_post(
             "/oauth_clients",

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestIdp, on_both};
+use crate::helpers::{TestApp, on_both};
 
 const HOST_CALLBACK: &str = "http://localhost:9999/callback";
 
@@ -58,17 +58,7 @@ on_both!(
             .expect("json");
         let client_id = client["client_id"].as_str().expect("id");
         let org = app.verified_org("Acme", "acme.test").await;
-        let conn: Value = app
-            .api_post(
-                &format!("/organizations/{org}/connections"),
-                &json!({ "provider": "okta", "saml": { "sso_url": "https://idp.acme.test/sso",
-                    "entity_id": "https://idp.acme.test/metadata",
-                    "certificate_pem": TestIdp::shared().cert_pem } }),
-            )
-            .await
-            .json()
-            .await
-            .expect("json");
+        let conn = app.saml_connection(&org).await;
         let conn_id = conn["id"].as_str().expect("id");
         let sign_in = [
             ("response_type", "code"),
@@ -137,13 +127,7 @@ on_both!(
 
         // Active, then switched off while the host still sends people its
         // way: filed under the organization again.
-        let res = app
-            .api_post(
-                &format!("/connections/{conn_id}/activate"),
-                &json!({ "skip_test": true }),
-            )
-            .await;
-        assert_eq!(res.status(), 200);
+        app.activate_untested(&conn).await;
         let res = app
             .api_post(&format!("/connections/{conn_id}/deactivate"), &json!({}))
             .await;
