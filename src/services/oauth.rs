@@ -36,7 +36,7 @@ pub const TOKEN_LIFETIME: Duration = Duration::hours(1);
 /// How long a replaced signing key stays published after it stops signing.
 pub const KEY_OVERLAP: Duration = Duration::days(2);
 /// How long a new signing key is published before it signs: twice the
-/// time the JWKS may be cached (`JWKS_MAX_AGE`), so hosts that keep it
+/// time the JWKS may be cached (`JWKS_MAX_AGE_SECONDS`), so hosts that keep it
 /// know the key before they see a token it signed.
 pub const KEY_PUBLISHED_AHEAD: Duration = Duration::seconds(2 * JWKS_MAX_AGE_SECONDS);
 /// How long the JWKS may be cached (`Cache-Control: max-age`).
