@@ -84,6 +84,22 @@ on_both!(
         assert_eq!(failed[0]["data"]["login_hint"], "alice@acme.test");
         assert_eq!(failed[0]["data"]["client_id"], client_id);
         assert!(failed[0]["request_id"].is_string(), "{}", failed[0]);
+        // The organization's IT admin sees it on the Activity page.
+        let activity = app
+            .admin_browser(&org)
+            .await
+            .get(app.url("/security/activity"))
+            .send()
+            .await
+            .expect("activity")
+            .text()
+            .await
+            .expect("html");
+        assert!(
+            activity.contains("Sign-in failed: alice@acme.test")
+                && activity.contains("/errors/connection_inactive"),
+            "{activity}"
+        );
 
         // A domain nobody verified, and the host's own mistakes: no
         // organization to file them under, but in the log for the host.
