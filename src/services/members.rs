@@ -37,10 +37,20 @@ impl Services {
         user_id: &str,
     ) -> ServiceResult<()> {
         let org = self.get_organization(organization_id).await?;
+        self.remove_from(ctx, &org.id, user_id).await
+    }
+
+    /// Removes a member of an organization known to exist.
+    async fn remove_from(
+        &self,
+        ctx: &ChangeContext,
+        organization_id: &str,
+        user_id: &str,
+    ) -> ServiceResult<()> {
         let removed = ids::is_well_formed(Kind::User, user_id)
             && self
                 .store
-                .remove_member(&org.id, user_id, ctx, self.clock.now())
+                .remove_member(organization_id, user_id, ctx, self.clock.now())
                 .await?;
         if !removed {
             return Err(ServiceError::not_found(Kind::User, user_id));
@@ -71,6 +81,6 @@ impl Services {
                 ),
             });
         }
-        self.remove_member(ctx, &org.id, user_id).await
+        self.remove_from(ctx, &org.id, user_id).await
     }
 }

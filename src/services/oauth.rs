@@ -842,16 +842,17 @@ impl Services {
     /// subdomains. A more specific verified domain decides first, so a
     /// subdomain verified on its own (say, for contractors) stays open.
     pub async fn sso_domain_owner(&self, domain: &str) -> ServiceResult<Option<String>> {
-        Ok(self.sso_coverage(domain).await?.map(|(org, _)| org))
+        let governing = self.governing_domain(domain).await?;
+        Ok(self.sso_coverage(governing).await?.map(|(org, _)| org))
     }
 
-    /// [`Services::sso_domain_owner`], with the organization's active
-    /// connection if it has one.
+    /// [`Services::sso_domain_owner`] of the domain `governing_domain`
+    /// found, with the organization's active connection if it has one.
     async fn sso_coverage(
         &self,
-        domain: &str,
+        governing: Option<(Domain, bool)>,
     ) -> ServiceResult<Option<(String, Option<Connection>)>> {
-        let Some((d, exact)) = self.governing_domain(domain).await? else {
+        let Some((d, exact)) = governing else {
             return Ok(None);
         };
         if d.purpose != Purpose::Sso {
@@ -880,19 +881,19 @@ impl Services {
             code: "email_invalid",
             message: "Give the person's email address, such as alice@example.com.".into(),
         })?;
-        if let Some((organization_id, active)) = self.sso_coverage(&domain).await? {
+        let governing = self.governing_domain(&domain).await?;
+        // Open or not, say whose verified domain it is, if it is exactly one.
+        let owner = governing
+            .as_ref()
+            .filter(|(_, exact)| *exact)
+            .map(|(d, _)| d.organization_id.clone());
+        if let Some((organization_id, active)) = self.sso_coverage(governing).await? {
             return Ok(SignInDiscovery {
                 sso_required: active.is_some(),
                 organization_id: Some(organization_id),
                 connection_id: active.map(|c| c.id),
             });
         }
-        // Open: still say whose verified domain it is, if it is exactly one.
-        let owner = self
-            .governing_domain(&domain)
-            .await?
-            .filter(|(_, exact)| *exact)
-            .map(|(d, _)| d.organization_id);
         Ok(SignInDiscovery {
             sso_required: false,
             organization_id: owner,
