@@ -175,14 +175,14 @@ impl Lifecycle {
     }
 
     /// After the identity-provider settings change: a new version that has
-    /// not been tested. An active connection stays active on its live
-    /// version until the new one is tested and activated: a typo never
-    /// locks people out.
+    /// not been tested, so a draft again. An active connection stays active
+    /// on its live version until the new one is tested and activated: a
+    /// typo never locks people out.
     pub fn after_config_change(self) -> Self {
         Self {
             state: match self.state {
-                State::Draft | State::Tested => State::Draft,
-                other => other,
+                State::Active => State::Active,
+                State::Draft | State::Tested | State::Inactive => State::Draft,
             },
             config_version: self.config_version + 1,
             ..self
@@ -450,5 +450,21 @@ mod tests {
             inactive.activate(true, 1, true).map(|l| l.state),
             Ok(State::Active)
         );
+    }
+
+    #[test]
+    fn an_inactive_connection_whose_settings_change_is_a_draft_again() {
+        let inactive = Lifecycle::new()
+            .after_test_passed(1)
+            .activate(true, 1, false)
+            .expect("active")
+            .deactivate();
+        let changed = inactive.after_config_change();
+        assert_eq!(changed.state, State::Draft);
+        assert_eq!(
+            changed.activate(true, 1, false),
+            Err(ActivationRefusal::NotTested)
+        );
+        assert_eq!(changed.after_test_passed(2).state, State::Tested);
     }
 }

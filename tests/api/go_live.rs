@@ -437,7 +437,8 @@ fn oauth_error(back: &str, state: &CsrfToken) -> String {
 }
 
 /// Test → activate → the host signs in; deactivate → the host's sign-ins,
-/// new and under way, fail with `connection_inactive`.
+/// new and under way, fail with `connection_inactive`; a change after that
+/// makes a draft.
 async fn goes_live_and_off(app: &TestApp, protocol: Protocol) {
     let live = Live::new(app, protocol).await;
     let host = Host::register(app).await;
@@ -515,6 +516,13 @@ async fn goes_live_and_off(app: &TestApp, protocol: Protocol) {
         Some("connection_inactive"),
         "the one under way ends at the host too"
     );
+
+    // Switched off and then changed: a draft, tested again before it can
+    // be switched back on.
+    live.change(app, Settings::Second, Via::Api).await;
+    assert_eq!(live.connection(app).await["state"], "draft");
+    assert_eq!(live.sso_status(app).await["connection_state"], "draft");
+    live.activation_refused(app).await;
 }
 
 on_both!(
