@@ -111,6 +111,13 @@ impl DatabaseUrl {
     pub fn is_sqlite(&self) -> bool {
         self.0.starts_with("sqlite:")
     }
+    /// Whether a SQLite URL says how to open the file (`mode=ro`, `rw`,
+    /// `rwc`, `memory`); without it, a missing file is created.
+    pub fn names_sqlite_mode(&self) -> bool {
+        self.0
+            .split_once('?')
+            .is_some_and(|(_, query)| query.split('&').any(|p| p.starts_with("mode=")))
+    }
     /// The URL with any password replaced, for logs.
     pub fn redacted(&self) -> String {
         match Url::parse(&self.0) {

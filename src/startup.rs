@@ -207,8 +207,13 @@ pub async fn connect(config: &Config) -> anyhow::Result<Store> {
     let store = Store::connect(&config.database_url)
         .await
         .with_context(|| {
+            let hint = if config.database_url.is_sqlite() {
+                " (does its folder exist, and may this user write there?)"
+            } else {
+                ""
+            };
             format!(
-                "cannot open the database {}",
+                "cannot open the database {}{hint}",
                 config.database_url.redacted()
             )
         })?;

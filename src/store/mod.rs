@@ -134,7 +134,11 @@ impl Store {
                 .await?;
             Backend::Postgres(pool)
         } else {
-            let options = SqliteConnectOptions::from_str(url.expose())?
+            let mut options = SqliteConnectOptions::from_str(url.expose())?;
+            if !url.names_sqlite_mode() {
+                options = options.create_if_missing(true);
+            }
+            let options = options
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(5))

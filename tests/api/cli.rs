@@ -74,6 +74,45 @@ fn a_malformed_value_is_refused_by_name() {
 }
 
 #[test]
+fn a_sqlite_file_is_created_unless_the_url_says_otherwise() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = |url: String| {
+        gatehouse(dir.path())
+            .arg("migrate")
+            .env("GATEHOUSE_DATABASE_URL", url)
+            .output()
+            .expect("migrate")
+    };
+    let made = dir.path().join("made.db");
+    let out = run(format!("sqlite://{}", made.display()));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(made.exists());
+
+    let out = run(format!(
+        "sqlite://{}?mode=rw",
+        dir.path().join("absent.db").display()
+    ));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot open the database"), "{stderr}");
+    assert!(
+        !dir.path().join("absent.db").exists(),
+        "mode=rw creates nothing"
+    );
+
+    let out = run(format!(
+        "sqlite://{}/no/such/folder/g.db",
+        dir.path().display()
+    ));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("does its folder exist"), "{stderr}");
+}
+
+#[test]
 fn migrate_then_api_key_create_prints_a_key_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = gatehouse(dir.path())
