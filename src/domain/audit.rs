@@ -51,6 +51,9 @@ impl Actor {
 #[derive(Debug, Clone)]
 pub struct NewEvent {
     pub organization_id: Option<String>,
+    /// The organization a moved connection left, whose activity shows the
+    /// move too.
+    pub previous_organization_id: Option<String>,
     pub action: &'static str,
     pub target_type: &'static str,
     pub target_id: String,

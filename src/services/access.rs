@@ -155,6 +155,7 @@ impl Services {
         };
         let event = NewEvent {
             organization_id: Some(org.id.clone()),
+            previous_organization_id: None,
             action,
             target_type: "link",
             target_id: link.id.clone(),
@@ -211,6 +212,7 @@ impl Services {
                 );
                 let event = NewEvent {
                     organization_id: Some(link.organization_id.clone()),
+                    previous_organization_id: None,
                     action: "admin_session.started",
                     target_type: "admin_session",
                     target_id: session.id.clone(),
@@ -291,6 +293,7 @@ impl Services {
         );
         let event = NewEvent {
             organization_id: Some(session.organization_id.clone()),
+            previous_organization_id: None,
             action: "admin_session.ended",
             target_type: "admin_session",
             target_id: session.id.clone(),

@@ -52,6 +52,7 @@ impl Services {
         };
         let event = NewEvent {
             organization_id: None,
+            previous_organization_id: None,
             action: "api_key.created",
             target_type: "api_key",
             target_id: key.id.clone(),
@@ -86,6 +87,7 @@ impl Services {
     pub async fn revoke_api_key(&self, ctx: &ChangeContext, id: &str) -> ServiceResult<()> {
         let event = NewEvent {
             organization_id: None,
+            previous_organization_id: None,
             action: "api_key.revoked",
             target_type: "api_key",
             target_id: id.to_string(),

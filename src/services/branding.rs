@@ -122,6 +122,7 @@ impl Services {
         after.updated_at = Some(now);
         let event = NewEvent {
             organization_id: None,
+            previous_organization_id: None,
             action: "branding.updated",
             target_type: "branding",
             target_id: "host".to_string(),

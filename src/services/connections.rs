@@ -138,6 +138,7 @@ fn settings_error(e: SettingsError) -> ServiceError {
 pub(super) fn event(c: &Connection, action: &'static str, data: serde_json::Value) -> NewEvent {
     NewEvent {
         organization_id: Some(c.organization_id.clone()),
+        previous_organization_id: None,
         action,
         target_type: "connection",
         target_id: c.id.clone(),
@@ -651,6 +652,7 @@ impl Services {
         };
         let e = NewEvent {
             organization_id: Some(target.id.clone()),
+            previous_organization_id: Some(before.organization_id.clone()),
             ..event(
                 &c,
                 "connection.moved",

@@ -21,6 +21,7 @@ fn duration(d: std::time::Duration) -> chrono::Duration {
 fn event(d: &Domain, action: &'static str, data: serde_json::Value) -> NewEvent {
     NewEvent {
         organization_id: Some(d.organization_id.clone()),
+        previous_organization_id: None,
         action,
         target_type: "domain",
         target_id: d.id.clone(),

@@ -523,6 +523,7 @@ impl Services {
         };
         let event = NewEvent {
             organization_id: None,
+            previous_organization_id: None,
             action: "oauth_client.created",
             target_type: "oauth_client",
             target_id: client.id.clone(),
@@ -1008,6 +1009,7 @@ impl Services {
         };
         let event = NewEvent {
             organization_id: failed.organization_id.map(str::to_string),
+            previous_organization_id: None,
             action: "sign_in.failed",
             target_type,
             target_id: target_id.to_string(),

@@ -74,6 +74,7 @@ impl Services {
             };
             let event = NewEvent {
                 organization_id: Some(org.id.clone()),
+                previous_organization_id: None,
                 action: "organization.created",
                 target_type: "organization",
                 target_id: org.id.clone(),
@@ -180,6 +181,7 @@ impl Services {
         org.updated_at = self.clock.now();
         let event = NewEvent {
             organization_id: Some(org.id.clone()),
+            previous_organization_id: None,
             action: "organization.updated",
             target_type: "organization",
             target_id: org.id.clone(),

@@ -222,6 +222,7 @@ impl Services {
         let ctx = ChangeContext { actor, request_id };
         let event = NewEvent {
             organization_id: Some(connection.organization_id.clone()),
+            previous_organization_id: None,
             action: "connection.tested",
             target_type: "connection",
             target_id: connection.id.clone(),

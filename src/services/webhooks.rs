@@ -92,6 +92,7 @@ impl Services {
             .map_err(|e| ServiceError::Unexpected(e.into()))?;
         let event = NewEvent {
             organization_id: None,
+            previous_organization_id: None,
             action: "webhook_endpoint.created",
             target_type: "webhook_endpoint",
             target_id: endpoint.id.clone(),
@@ -132,6 +133,7 @@ impl Services {
         let endpoint = self.get_webhook_endpoint(id).await?;
         let event = NewEvent {
             organization_id: None,
+            previous_organization_id: None,
             action: "webhook_endpoint.deleted",
             target_type: "webhook_endpoint",
             target_id: endpoint.id.clone(),
@@ -163,6 +165,7 @@ impl Services {
         let now = self.clock.now();
         let event = NewEvent {
             organization_id: None,
+            previous_organization_id: None,
             action: if enabled {
                 "webhook_endpoint.enabled"
             } else {
@@ -201,6 +204,7 @@ impl Services {
             .map_err(|e| ServiceError::Unexpected(e.into()))?;
         let event = NewEvent {
             organization_id: None,
+            previous_organization_id: None,
             action: "webhook_endpoint.secret_rotated",
             target_type: "webhook_endpoint",
             target_id: endpoint.id.clone(),

@@ -8,15 +8,16 @@ use crate::ids::{self, Kind};
 
 /// The insert of audit rows, up to `VALUES`.
 const INSERT_EVENTS_HEAD: &str = "INSERT INTO audit_events \
-    (id, organization_id, actor_type, actor_id, actor_label, action, target_type, target_id, data, request_id, created_at) \
+    (id, organization_id, previous_organization_id, actor_type, actor_id, actor_label, action, target_type, target_id, data, request_id, created_at) \
     VALUES ";
 /// The values each audit row binds.
-const EVENT_PARAMS: usize = 11;
+const EVENT_PARAMS: usize = 12;
 
 /// The values of one audit row, ready to bind.
 pub(crate) struct EventRow {
     pub id: String,
     pub organization_id: Option<String>,
+    pub previous_organization_id: Option<String>,
     pub actor_type: &'static str,
     pub actor_id: Option<String>,
     pub actor_label: String,
@@ -33,6 +34,7 @@ impl EventRow {
         Self {
             id: ids::new_id(Kind::Event),
             organization_id: event.organization_id,
+            previous_organization_id: event.previous_organization_id,
             actor_type: ctx.actor.kind(),
             actor_id: ctx.actor.id().map(str::to_string),
             actor_label: ctx.actor.label(),
@@ -79,6 +81,7 @@ macro_rules! insert_events {
             query = query
                 .bind(row.id)
                 .bind(row.organization_id)
+                .bind(row.previous_organization_id)
                 .bind(row.actor_type)
                 .bind(row.actor_id)
                 .bind(row.actor_label)
@@ -132,6 +135,8 @@ impl StoredEvent {
 /// Which events to list.
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
+    /// The organization an event concerns: the one it is filed under, or
+    /// the one a moved connection left.
     pub organization_id: Option<String>,
     pub action: Option<String>,
 }
@@ -191,7 +196,8 @@ impl Store {
     ) -> StoreResult<Page<Event>> {
         let sql = "SELECT id, organization_id, actor_type, actor_id, actor_label, action, target_type, \
                    target_id, data, request_id, created_at FROM audit_events \
-                   WHERE ($1 IS NULL OR id < $1) AND ($2 IS NULL OR organization_id = $2) \
+                   WHERE ($1 IS NULL OR id < $1) \
+                   AND ($2 IS NULL OR organization_id = $2 OR previous_organization_id = $2) \
                    AND ($3 IS NULL OR action = $3) ORDER BY id DESC LIMIT $4";
         let rows: Vec<StoredEvent> = read!(self, |p| sqlx::query_as(sql)
             .bind(page.before.as_deref())
@@ -220,6 +226,6 @@ mod tests {
             .map(|(cols, _)| cols.split(',').count());
         assert_eq!(columns, Some(EVENT_PARAMS), "one parameter per column");
         let sql = insert_events_sql(2);
-        assert!(sql.ends_with("($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11), ($12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"), "{sql}");
+        assert!(sql.ends_with("($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12), ($13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"), "{sql}");
     }
 }

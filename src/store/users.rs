@@ -154,6 +154,7 @@ fn event(
 ) -> NewEvent {
     NewEvent {
         organization_id: Some(organization_id.to_string()),
+        previous_organization_id: None,
         action,
         target_type,
         target_id: target_id.to_string(),

@@ -35,8 +35,9 @@ fn text(data: &Value, key: &str) -> Option<String> {
     data.get(key).and_then(Value::as_str).map(str::to_string)
 }
 
-/// An event in words, whether it is a failure, and its code.
-fn describe(e: &Event) -> (String, bool, Option<String>) {
+/// An event in words, as the organization `viewer` sees it, whether it is
+/// a failure, and its code.
+fn describe(e: &Event, viewer: &str) -> (String, bool, Option<String>) {
     let d = &e.data;
     let code = text(d, "error_code");
     let what = match e.action.as_str() {
@@ -57,7 +58,10 @@ fn describe(e: &Event) -> (String, bool, Option<String>) {
         "connection.activated" => "Single sign-on activated".into(),
         "connection.deactivated" => "Single sign-on deactivated".into(),
         "connection.deleted" => "Connection removed".into(),
-        "connection.moved" => "Connection moved".into(),
+        "connection.moved" if e.organization_id.as_deref() == Some(viewer) => {
+            "Connection moved here from another organization".into()
+        }
+        "connection.moved" => "Connection moved to another organization".into(),
         "user.created" => format!("New user {}", text(d, "email").unwrap_or_default()),
         "membership.created" => "Member joined through single sign-on".into(),
         "membership.removed" => "Member removed".into(),
@@ -101,7 +105,7 @@ pub async fn page(
         .items
         .iter()
         .map(|e| {
-            let (what, failed, code) = describe(e);
+            let (what, failed, code) = describe(e, &ctx.org.id);
             Row {
                 when: super::views::when_exact(e.created_at),
                 what,

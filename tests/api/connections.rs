@@ -538,8 +538,28 @@ on_both!(connections_move_and_are_deleted_with_audit, |app| {
         .iter()
         .map(|e| e["action"].as_str().expect("a").to_string())
         .collect();
-    assert!(acme_actions.contains(&"connection.activated".to_string()));
+    assert_eq!(
+        &acme_actions[..2],
+        ["connection.moved", "connection.activated"],
+        "the organization it left sees the move too, and not what followed"
+    );
     assert!(acme_actions.contains(&"connection.created".to_string()));
+    for (org_id, words) in [
+        (&acme, "Connection moved to another organization"),
+        (&globex, "Connection moved here from another organization"),
+    ] {
+        let activity = app
+            .admin_browser(org_id)
+            .await
+            .get(app.url("/security/activity"))
+            .send()
+            .await
+            .expect("activity")
+            .text()
+            .await
+            .expect("html");
+        assert!(activity.contains(words), "{activity}");
+    }
 });
 
 on_both!(
