@@ -3,12 +3,37 @@
 //! The random part is a ULID in lower case, so ids sort by creation time and
 //! lists can page by id. Within one process they are strictly increasing,
 //! even several in one millisecond, so "newest first" holds for what one
-//! instance made.
+//! instance made. On PostgreSQL their time is the database's clock
+//! (`follow_database_clock`), so the ids of several instances order by one
+//! clock even where the machines' clocks disagree: the webhook fan-out,
+//! which pages the audit log by id, relies on it.
 
 use std::fmt;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, SystemTime};
 
 static GENERATOR: Mutex<ulid::Generator> = Mutex::new(ulid::Generator::new());
+
+/// How many milliseconds the database's clock is ahead of this machine's.
+static DATABASE_CLOCK_AHEAD_MS: AtomicI64 = AtomicI64::new(0);
+
+/// New ids take their time from a clock `ahead` of this machine's (the
+/// database's, as last measured).
+pub fn follow_database_clock(ahead: chrono::Duration) {
+    DATABASE_CLOCK_AHEAD_MS.store(ahead.num_milliseconds(), Ordering::Relaxed);
+}
+
+/// `now` moved `ahead_ms` milliseconds (back, if negative).
+fn shifted(now: SystemTime, ahead_ms: i64) -> SystemTime {
+    let by = Duration::from_millis(ahead_ms.unsigned_abs());
+    let moved = if ahead_ms >= 0 {
+        now.checked_add(by)
+    } else {
+        now.checked_sub(by)
+    };
+    moved.unwrap_or(now)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -78,7 +103,13 @@ fn next_ulid() -> ulid::Ulid {
     let mut generator = GENERATOR
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    generator.generate().unwrap_or_else(|_| ulid::Ulid::new())
+    let at = shifted(
+        SystemTime::now(),
+        DATABASE_CLOCK_AHEAD_MS.load(Ordering::Relaxed),
+    );
+    generator
+        .generate_from_datetime(at)
+        .unwrap_or_else(|_| ulid::Ulid::from_datetime(at))
 }
 
 /// Whether `id` has the shape of an id of this kind. Lookups of ids that do
@@ -112,6 +143,14 @@ mod tests {
         assert!(!is_well_formed(Kind::Connection, &a));
         assert!(!is_well_formed(Kind::Organization, "org_../../etc"));
         assert!(!is_well_formed(Kind::Organization, "org_"));
+    }
+
+    #[test]
+    fn the_database_clock_can_be_ahead_or_behind() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        assert_eq!(shifted(now, 0), now);
+        assert_eq!(shifted(now, 90_000), now + Duration::from_secs(90));
+        assert_eq!(shifted(now, -90_000), now - Duration::from_secs(90));
     }
 
     #[test]

@@ -111,16 +111,18 @@ impl Application {
 /// How often the background jobs look for due work.
 const JOB_TICK: Duration = Duration::from_secs(20);
 
-/// Background work: re-checking pending domains, re-fetching SAML
-/// metadata and OpenID Connect discovery documents, sending webhooks,
-/// forgetting expired sign-in state. Every instance runs it; leases in the
+/// Background work: following the database's clock, re-checking pending
+/// domains, re-fetching SAML metadata and OpenID Connect discovery
+/// documents, sending webhooks, forgetting expired sign-in state. Every instance runs it; leases in the
 /// database keep two instances from doing the same domain, refreshing the
 /// same connection or sending the same webhook.
 async fn background_jobs(services: Services) {
     let mut tick = tokio::time::interval(JOB_TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut clock_off = false;
     loop {
         tick.tick().await;
+        clock_off = follow_database_clock(&services.store, clock_off).await;
         match services.run_due_domain_checks().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(checked = n, "re-checked pending domains"),
@@ -218,6 +220,42 @@ pub async fn connect(config: &Config) -> anyhow::Result<Store> {
             )
         })?;
     store.migrate().await.context("cannot apply migrations")?;
+    follow_database_clock(&store, false).await;
     tracing::info!(backend = store.backend_name(), "database ready");
     Ok(store)
+}
+
+/// How far this machine's clock may be from the database's before it is
+/// reported: SAML and OpenID Connect time checks use this machine's clock.
+const CLOCK_DISAGREEMENT_REPORTED: chrono::Duration = chrono::Duration::seconds(10);
+
+/// On PostgreSQL, makes new ids follow the database's clock, and reports a
+/// machine clock far from it when it first is (`was_off` false); answers
+/// whether it is.
+async fn follow_database_clock(store: &Store, was_off: bool) -> bool {
+    let ahead = match store.database_clock_ahead().await {
+        Ok(Some(ahead)) => ahead,
+        Ok(None) => return false,
+        Err(e) => {
+            tracing::warn!(error = %e, "reading the database's clock failed");
+            return was_off;
+        }
+    };
+    crate::ids::follow_database_clock(ahead);
+    let off = ahead.abs() > CLOCK_DISAGREEMENT_REPORTED;
+    if off && !was_off {
+        tracing::error!(
+            database_clock_ahead_ms = ahead.num_milliseconds(),
+            "this machine's clock disagrees with the database's by more than {} s; \
+             keep every instance's clock in sync (NTP): expiry and the time checks \
+             of SAML and OpenID Connect use this machine's clock",
+            CLOCK_DISAGREEMENT_REPORTED.num_seconds()
+        );
+    } else if !off && was_off {
+        tracing::info!(
+            database_clock_ahead_ms = ahead.num_milliseconds(),
+            "this machine's clock agrees with the database's again"
+        );
+    }
+    off
 }

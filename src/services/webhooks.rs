@@ -30,6 +30,8 @@ const CONCURRENT_SENDS: usize = 8;
 /// (the fetcher gives up after `fetch::TIMEOUT`).
 const LEASE: Duration = Duration::from_secs(60);
 /// How far below its cursor an endpoint looks for events committed late.
+/// Event ids follow the database's clock on PostgreSQL (`ids`), so this
+/// covers slow commits, not machines whose clocks disagree.
 const LOOKBACK: chrono::Duration = chrono::Duration::seconds(60);
 /// How long finished deliveries stay listed.
 const RETENTION: chrono::Duration = chrono::Duration::days(30);

@@ -200,6 +200,23 @@ impl Store {
         }
     }
 
+    /// How far the database's clock is ahead of this machine's (negative:
+    /// behind), measured over one round trip; `None` on SQLite, which runs
+    /// on this machine's clock.
+    pub async fn database_clock_ahead(&self) -> StoreResult<Option<chrono::Duration>> {
+        let Backend::Postgres(pool) = &self.backend else {
+            return Ok(None);
+        };
+        let sent = chrono::Utc::now();
+        let (database,): (chrono::DateTime<chrono::Utc>,) =
+            sqlx::query_as("SELECT clock_timestamp()")
+                .fetch_one(pool)
+                .await?;
+        let answered = chrono::Utc::now();
+        let here = sent + (answered - sent) / 2;
+        Ok(Some(database - here))
+    }
+
     pub fn backend_name(&self) -> &'static str {
         match self.backend {
             Backend::Sqlite { .. } => "sqlite",

@@ -1075,3 +1075,22 @@ on_both!(
         .await;
     }
 );
+
+on_both!(ids_follow_the_database_clock, |app| {
+    // The fan-out pages the audit log by id and looks back only a minute
+    // for late commits: on PostgreSQL, several instances' ids must order
+    // by one clock, the database's.
+    let ahead = app
+        .services
+        .store
+        .database_clock_ahead()
+        .await
+        .expect("the database's clock");
+    match app.backend {
+        crate::helpers::Backend::Sqlite => assert_eq!(ahead, None, "one machine, one clock"),
+        crate::helpers::Backend::Postgres => {
+            let ahead = ahead.expect("measured");
+            assert!(ahead.abs() < chrono::Duration::seconds(2), "{ahead}");
+        }
+    }
+});
