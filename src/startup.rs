@@ -22,7 +22,8 @@ pub struct Application {
     server: Server,
     address: SocketAddr,
     services: Services,
-    jobs: Option<tokio::task::JoinHandle<()>>,
+    /// The background jobs, and the webhook sender.
+    jobs: Option<(tokio::task::JoinHandle<()>, tokio::task::JoinHandle<()>)>,
 }
 
 impl Application {
@@ -72,10 +73,12 @@ impl Application {
         .client_request_timeout(Duration::from_secs(30))
         .listen(listener)?
         .run();
-        let jobs = services
-            .config
-            .run_background_jobs
-            .then(|| tokio::spawn(background_jobs(services.clone())));
+        let jobs = services.config.run_background_jobs.then(|| {
+            (
+                tokio::spawn(background_jobs(services.clone())),
+                tokio::spawn(webhook_jobs(services.clone())),
+            )
+        });
         Ok(Self {
             server,
             address,
@@ -100,8 +103,9 @@ impl Application {
     /// Runs until SIGTERM or SIGINT, finishing requests in flight first.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
-        if let Some(jobs) = self.jobs {
+        if let Some((jobs, webhooks)) = self.jobs {
             jobs.abort();
+            webhooks.abort();
         }
         self.services.store.close().await;
         result
@@ -110,10 +114,44 @@ impl Application {
 
 /// How often the background jobs look for due work.
 const JOB_TICK: Duration = Duration::from_secs(20);
+/// How often webhooks look for new events and due retries; every
+/// `WEBHOOK_FULL_PASS_EVERY`th time, the full pass runs instead.
+const WEBHOOK_TICK: Duration = Duration::from_secs(1);
+const WEBHOOK_FULL_PASS_EVERY: u32 = 20;
+
+/// Sends webhooks: every second the events new since the last look and the
+/// retries that are due; every 20 seconds also the events committed late,
+/// and the purge of old deliveries. Every instance runs it; leases on
+/// deliveries make sure each attempt is made by one.
+async fn webhook_jobs(services: Services) {
+    let mut tick = tokio::time::interval(WEBHOOK_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut until_full_pass = 0;
+    loop {
+        tick.tick().await;
+        let pass = if until_full_pass == 0 {
+            until_full_pass = WEBHOOK_FULL_PASS_EVERY;
+            services.run_webhook_pass().await
+        } else {
+            services.send_new_webhooks().await
+        };
+        until_full_pass -= 1;
+        match pass {
+            Ok(pass) if pass == Default::default() => {}
+            Ok(pass) => tracing::info!(
+                enqueued = pass.enqueued,
+                delivered = pass.delivered,
+                failed = pass.failed,
+                "webhook pass"
+            ),
+            Err(e) => tracing::warn!(error = %e, "webhook pass failed"),
+        }
+    }
+}
 
 /// Background work: following the database's clock, re-checking pending
 /// domains, re-fetching SAML metadata and OpenID Connect discovery
-/// documents, sending webhooks, forgetting expired sign-in state. Every instance runs it; leases in the
+/// documents, forgetting expired sign-in state. Every instance runs it; leases in the
 /// database keep two instances from doing the same domain, refreshing the
 /// same connection or sending the same webhook.
 async fn background_jobs(services: Services) {
@@ -140,16 +178,6 @@ async fn background_jobs(services: Services) {
                 "re-fetched OpenID Connect discovery documents"
             ),
             Err(e) => tracing::warn!(error = %e, "discovery refresh pass failed"),
-        }
-        match services.run_webhook_pass().await {
-            Ok(pass) if pass == Default::default() => {}
-            Ok(pass) => tracing::info!(
-                enqueued = pass.enqueued,
-                delivered = pass.delivered,
-                failed = pass.failed,
-                "webhook pass"
-            ),
-            Err(e) => tracing::warn!(error = %e, "webhook pass failed"),
         }
         if let Err(e) = services
             .store

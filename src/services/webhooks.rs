@@ -47,6 +47,15 @@ pub struct WebhookPass {
     pub failed: usize,
 }
 
+/// Whether an enqueue pass also looks below each cursor for events
+/// committed late: a scan of the last `LOOKBACK` of the audit log, so the
+/// quick pass leaves it to the full one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LookBack {
+    Yes,
+    No,
+}
+
 fn secret_context(endpoint_id: &str) -> String {
     format!("webhook-secret:{endpoint_id}")
 }
@@ -240,8 +249,9 @@ impl Services {
             .await?)
     }
 
-    /// One pass: enqueue new events for every endpoint, send what is due,
-    /// forget old finished deliveries. Every instance may run it at once.
+    /// One pass: enqueue new events for every endpoint, and those committed
+    /// late below its cursor; send what is due; forget old finished
+    /// deliveries. Every instance may run it at once.
     pub async fn run_webhook_pass(&self) -> ServiceResult<WebhookPass> {
         let enqueued = self.enqueue_webhooks().await?;
         let (delivered, failed) = self.deliver_due_webhooks().await?;
@@ -258,11 +268,29 @@ impl Services {
         })
     }
 
-    /// Turns the audit events after each endpoint's cursor into deliveries.
+    /// The quick pass, run every second: enqueue the events after each
+    /// endpoint's cursor and send what is due, so a webhook leaves moments
+    /// after its event and a retry when its schedule says.
+    pub async fn send_new_webhooks(&self) -> ServiceResult<WebhookPass> {
+        let enqueued = self.enqueue(LookBack::No).await?;
+        let (delivered, failed) = self.deliver_due_webhooks().await?;
+        Ok(WebhookPass {
+            enqueued,
+            delivered,
+            failed,
+        })
+    }
+
+    /// Turns the audit events after each endpoint's cursor, and those
+    /// committed late below it, into deliveries.
     pub async fn enqueue_webhooks(&self) -> ServiceResult<u64> {
+        self.enqueue(LookBack::Yes).await
+    }
+
+    async fn enqueue(&self, look_back: LookBack) -> ServiceResult<u64> {
         let mut total = 0;
         for endpoint in self.store.webhook_endpoint_cursors().await? {
-            match self.enqueue_for(endpoint).await {
+            match self.enqueue_for(endpoint, look_back).await {
                 Ok(n) => total += n,
                 Err(e) => tracing::warn!(error = %e, "enqueueing webhooks for an endpoint failed"),
             }
@@ -270,7 +298,11 @@ impl Services {
         Ok(total)
     }
 
-    async fn enqueue_for(&self, mut endpoint: EndpointCursor) -> ServiceResult<u64> {
+    async fn enqueue_for(
+        &self,
+        mut endpoint: EndpointCursor,
+        look_back: LookBack,
+    ) -> ServiceResult<u64> {
         let mut total = 0;
         for _ in 0..ENQUEUE_BATCHES {
             let events = self
@@ -298,6 +330,9 @@ impl Services {
             if events.len() < ENQUEUE_BATCH as usize {
                 break;
             }
+        }
+        if look_back == LookBack::No {
+            return Ok(total);
         }
         // Events whose transaction committed after the cursor passed their id.
         let floor = rules::cursor_floor(&endpoint.cursor, LOOKBACK)

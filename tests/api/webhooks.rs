@@ -1094,3 +1094,42 @@ on_both!(ids_follow_the_database_clock, |app| {
         }
     }
 });
+
+/// Waits (up to 8 s, well under the 20 s full pass) until the receiver has
+/// `n` requests.
+async fn receives(receiver: &Receiver, n: usize) -> Vec<Received> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(8);
+    loop {
+        let got = receiver.received();
+        if got.len() >= n || std::time::Instant::now() > deadline {
+            return got;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+on_both_with!(
+    webhooks_leave_moments_after_their_event_and_retries_on_schedule,
+    |c| c.run_background_jobs = true,
+    |app| {
+        let receiver = Receiver::start().await;
+        register(&app, &receiver.url, Some(&["organization.created"])).await;
+        receiver.fail_next(1);
+        app.api_post("/organizations", &json!({ "name": "Acme" }))
+            .await;
+        let got = receives(&receiver, 1).await;
+        assert_eq!(
+            got.len(),
+            1,
+            "sent by the background sender, not a test call"
+        );
+        assert_eq!(got[0].answered, 500);
+
+        // The first retry is due 5 s later, by the service's clock.
+        app.clock.advance(chrono::Duration::seconds(6));
+        let got = receives(&receiver, 2).await;
+        assert_eq!(got.len(), 2, "retried when due");
+        assert_eq!(got[1].answered, 200);
+        assert_eq!(got[1].header("webhook-id"), got[0].header("webhook-id"));
+    }
+);
