@@ -869,6 +869,36 @@ pub const ALL: &[ErrorCode] = &[
         "Send code_challenge_method=S256, or no PKCE at all.",
     ),
     code(
+        "oauth_prompt_invalid",
+        "The prompt parameter is not valid",
+        "The sign-in request's prompt holds a value other than none, login, consent and select_account, or none together with another value.",
+        "Send prompt=login to make the person sign in again, prompt=none alone, or no prompt.",
+    ),
+    code(
+        "oauth_max_age_invalid",
+        "The max_age parameter is not valid",
+        "The sign-in request's max_age is not a whole number of seconds.",
+        "Send max_age as a whole number of seconds (0 makes the person sign in again), or leave it out.",
+    ),
+    code(
+        "oauth_response_mode_unsupported",
+        "Only the query response mode is supported",
+        "The sign-in request asked for a response_mode other than query; Gatehouse always answers on the redirect URI's query string.",
+        "Leave response_mode out, or send response_mode=query.",
+    ),
+    code(
+        "oauth_request_object_unsupported",
+        "Request objects are not supported",
+        "The sign-in request carried a request or request_uri parameter. Gatehouse's discovery document says it does not take request objects.",
+        "Send the sign-in parameters as plain query parameters.",
+    ),
+    code(
+        "oauth_login_required",
+        "A sign-in without any page is not possible",
+        "The sign-in request had prompt=none, which asks to sign the person in without showing any page. Gatehouse keeps no session of its own: every sign-in goes through the organization's identity provider, which may need to show one.",
+        "Treat this answer as \"not signed in\" and start a normal sign-in, without prompt=none, when the person acts.",
+    ),
+    code(
         "oauth_login_hint_missing",
         "No email or organization given",
         "The sign-in request names neither the person (login_hint) nor the organization (organization).",

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod authorize_request;
 pub mod branding;
 pub mod connections;
 pub mod domains;

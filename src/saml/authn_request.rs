@@ -34,9 +34,20 @@ pub fn new_request_id() -> String {
     )
 }
 
-pub fn xml(id: &str, issue_instant: DateTime<Utc>, sso_url: &str, sp: &SpUrls) -> String {
+pub fn xml(
+    id: &str,
+    issue_instant: DateTime<Utc>,
+    sso_url: &str,
+    sp: &SpUrls,
+    force_authn: bool,
+) -> String {
     format!(
-        r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{instant}" Destination="{destination}" AssertionConsumerServiceURL="{acs}" ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"><saml:Issuer>{issuer}</saml:Issuer><samlp:NameIDPolicy AllowCreate="true"/></samlp:AuthnRequest>"#,
+        r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{instant}" Destination="{destination}" AssertionConsumerServiceURL="{acs}" ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"{force}><saml:Issuer>{issuer}</saml:Issuer><samlp:NameIDPolicy AllowCreate="true"/></samlp:AuthnRequest>"#,
+        force = if force_authn {
+            r#" ForceAuthn="true""#
+        } else {
+            ""
+        },
         id = escape(id),
         instant = issue_instant.to_rfc3339_opts(SecondsFormat::Secs, true),
         destination = escape(sso_url),
@@ -120,7 +131,7 @@ mod tests {
     fn the_redirect_carries_a_deflated_request_that_names_our_acs() {
         let sp = super::super::sp::urls("https://sso.example.com", "conn_1");
         let id = new_request_id();
-        let request = xml(&id, Utc::now(), "https://idp.example/sso?app=1", &sp);
+        let request = xml(&id, Utc::now(), "https://idp.example/sso?app=1", &sp, false);
         let url =
             redirect_url("https://idp.example/sso?app=1", &request, "ghr_abc", None).expect("url");
         let parsed = url::Url::parse(&url).expect("valid");
@@ -141,6 +152,7 @@ mod tests {
         );
         assert!(id.starts_with('_') && id.len() > 40);
         assert!(!pairs.contains_key("Signature"));
+        assert_eq!(doc.root_element().attribute("ForceAuthn"), None);
     }
 
     fn key() -> PKey<Private> {
@@ -151,7 +163,7 @@ mod tests {
     fn a_signed_redirect_signs_exactly_the_query_it_carries() {
         let key = key();
         let sp = super::super::sp::urls("https://sso.example.com", "conn_1");
-        let request = xml("_r1", Utc::now(), "https://idp.example/sso", &sp);
+        let request = xml("_r1", Utc::now(), "https://idp.example/sso", &sp, false);
         let url = redirect_url(
             "https://idp.example/sso?app=1",
             &request,
@@ -189,7 +201,7 @@ mod tests {
     #[test]
     fn a_post_request_carries_an_enveloped_signature_after_the_issuer() {
         let sp = super::super::sp::urls("https://sso.example.com", "conn_1");
-        let request = xml("_r2", Utc::now(), "https://idp.example/sso", &sp);
+        let request = xml("_r2", Utc::now(), "https://idp.example/sso", &sp, true);
         let signed = sign_xml(&request, "_r2", &key()).expect("signed");
         let doc = roxmltree::Document::parse(&signed).expect("xml");
         let names: Vec<&str> = doc
@@ -199,6 +211,7 @@ mod tests {
             .map(|n| n.tag_name().name())
             .collect();
         assert_eq!(names, ["Issuer", "Signature", "NameIDPolicy"]);
+        assert_eq!(doc.root_element().attribute("ForceAuthn"), Some("true"));
         let value = doc
             .descendants()
             .find(|n| n.tag_name().name() == "SignatureValue")

@@ -21,6 +21,7 @@ use super::saml_signin::{FlowPurpose, SignInStart};
 use super::{ServiceError, ServiceResult, Services};
 use crate::crypto::{self, seal};
 use crate::domain::audit::{Actor, ChangeContext, NewEvent};
+use crate::domain::authorize_request::{self, Interaction};
 use crate::domain::connections::{Connection, Protocol, State, mapped_role};
 use crate::domain::domains::{self, Domain, Purpose, Status};
 use crate::domain::sign_in::SignInError;
@@ -130,6 +131,11 @@ pub struct AuthorizeParams {
     pub code_challenge_method: Option<String>,
     pub login_hint: Option<String>,
     pub organization: Option<String>,
+    pub prompt: Option<String>,
+    pub max_age: Option<String>,
+    pub response_mode: Option<String>,
+    pub request: Option<String>,
+    pub request_uri: Option<String>,
 }
 
 /// How an authorization request ends.
@@ -478,6 +484,10 @@ impl Services {
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "response_modes_supported": ["query"],
+            "request_parameter_supported": false,
+            "request_uri_parameter_supported": false,
+            "claims_parameter_supported": false,
             "code_challenge_methods_supported": ["S256"],
             "scopes_supported": ["openid", "email", "profile"],
             "claims_supported": ["sub", "email", "email_verified", "given_name", "family_name",
@@ -725,6 +735,18 @@ impl Services {
         if p.code_challenge.is_some() && p.code_challenge_method.as_deref() != Some("S256") {
             return fail("invalid_request", "oauth_pkce_invalid");
         }
+        if let Some(r) = authorize_request::unsupported(
+            p.response_mode.as_deref(),
+            p.request.as_deref(),
+            p.request_uri.as_deref(),
+        ) {
+            return fail(r.error, r.code);
+        }
+        let interaction =
+            match authorize_request::interaction(p.prompt.as_deref(), p.max_age.as_deref()) {
+                Ok(i) => i,
+                Err(r) => return fail(r.error, r.code),
+            };
         let connection = match self
             .connection_for(p.login_hint.as_deref(), p.organization.as_deref())
             .await?
@@ -745,9 +767,11 @@ impl Services {
             }))
         };
         // The identity provider already vouched for this person moments
-        // ago (a sign-in started from its dashboard): no second trip.
+        // ago (a sign-in started from its dashboard): no second trip,
+        // unless the host asks for a fresh authentication.
         if let Some(h) = handoff.filter(|h| {
-            h.connection_id == connection.id
+            interaction != Interaction::Reauthenticate
+                && h.connection_id == connection.id
                 && p.login_hint
                     .as_deref()
                     .is_some_and(|e| e.trim().eq_ignore_ascii_case(&h.person.email))
@@ -761,18 +785,34 @@ impl Services {
                 Err(refused) => at_connection(refused.code),
             };
         }
+        // Every other sign-in goes through the identity provider, which
+        // may have to show a page.
+        if interaction == Interaction::NoPages {
+            return Ok(Err(Refusal {
+                organization_id: Some(connection.organization_id.clone()),
+                connection_id: Some(connection.id.clone()),
+                ..Refusal::new("login_required", "oauth_login_required")
+            }));
+        }
+        let reauthenticate = interaction == Interaction::Reauthenticate;
         let context = json!({ "oauth": request });
         let started = match connection.protocol() {
             Protocol::Saml => {
-                self.start_saml_sign_in(&connection.id, FlowPurpose::SignIn, context)
-                    .await
+                self.begin_saml_sign_in(
+                    &connection.id,
+                    FlowPurpose::SignIn,
+                    context,
+                    reauthenticate,
+                )
+                .await
             }
             Protocol::Oidc => self
-                .start_oidc_sign_in(
+                .begin_oidc_sign_in(
                     &connection.id,
                     FlowPurpose::SignIn,
                     context,
                     p.login_hint.as_deref(),
+                    reauthenticate,
                 )
                 .await
                 .map(SignInStart::Redirect),

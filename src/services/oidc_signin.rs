@@ -105,6 +105,20 @@ impl Services {
         context: Value,
         login_hint: Option<&str>,
     ) -> ServiceResult<String> {
+        self.begin_oidc_sign_in(connection_id, purpose, context, login_hint, false)
+            .await
+    }
+
+    /// [`Services::start_oidc_sign_in`], asking the provider to
+    /// authenticate the person afresh (`prompt=login`) if `reauthenticate`.
+    pub(crate) async fn begin_oidc_sign_in(
+        &self,
+        connection_id: &str,
+        purpose: FlowPurpose,
+        context: Value,
+        login_hint: Option<&str>,
+        reauthenticate: bool,
+    ) -> ServiceResult<String> {
         let connection = self.get_connection(connection_id).await?;
         if connection.protocol() != Protocol::Oidc {
             return Err(ServiceError::not_found(Kind::Connection, connection_id));
@@ -169,6 +183,9 @@ impl Services {
                 .append_pair("code_challenge_method", "S256");
             if let Some(hint) = login_hint.map(str::trim).filter(|h| !h.is_empty()) {
                 q.append_pair("login_hint", hint);
+            }
+            if reauthenticate {
+                q.append_pair("prompt", "login");
             }
         }
         Ok(url.to_string())

@@ -176,6 +176,19 @@ impl Services {
         purpose: FlowPurpose,
         context: serde_json::Value,
     ) -> ServiceResult<SignInStart> {
+        self.begin_saml_sign_in(connection_id, purpose, context, false)
+            .await
+    }
+
+    /// [`Services::start_saml_sign_in`], asking the identity provider to
+    /// authenticate the person afresh (`ForceAuthn`) if `force_authn`.
+    pub(crate) async fn begin_saml_sign_in(
+        &self,
+        connection_id: &str,
+        purpose: FlowPurpose,
+        context: serde_json::Value,
+        force_authn: bool,
+    ) -> ServiceResult<SignInStart> {
         let connection = self.get_connection(connection_id).await?;
         if connection.protocol() != Protocol::Saml {
             return Err(ServiceError::not_found(Kind::Connection, connection_id));
@@ -221,7 +234,7 @@ impl Services {
             .insert_saml_flow(&flow, &crypto::token_hash(&relay_state))
             .await?;
         let urls = sp::urls(&self.config.public_origin(), &connection.id);
-        let request = authn_request::xml(&flow.id, now, &idp.sso_url, &urls);
+        let request = authn_request::xml(&flow.id, now, &idp.sso_url, &urls, force_authn);
         match idp.binding {
             Binding::Redirect => {
                 authn_request::redirect_url(&idp.sso_url, &request, &relay_state, signer.as_ref())

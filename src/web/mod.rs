@@ -59,6 +59,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/oauth/jwks", web::get().to(oauth::jwks))
         .route("/oauth/authorize", web::get().to(oauth::authorize))
+        .route("/oauth/authorize", web::post().to(oauth::authorize_form))
         .route("/oauth/token", web::post().to(oauth::token))
         .route("/oauth/userinfo", web::get().to(oauth::userinfo))
         .route("/oauth/userinfo", web::post().to(oauth::userinfo))

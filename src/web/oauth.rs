@@ -59,11 +59,29 @@ pub async fn authorize(
     services: web::Data<Services>,
     query: web::Query<AuthorizeParams>,
 ) -> Result<HttpResponse, PageError> {
+    answer_authorize(&req, &services, &query).await
+}
+
+/// `POST /oauth/authorize`: the same parameters as a form, which OpenID
+/// Connect requires providers to take too.
+pub async fn authorize_form(
+    req: HttpRequest,
+    services: web::Data<Services>,
+    form: web::Form<AuthorizeParams>,
+) -> Result<HttpResponse, PageError> {
+    answer_authorize(&req, &services, &form).await
+}
+
+async fn answer_authorize(
+    req: &HttpRequest,
+    services: &Services,
+    params: &AuthorizeParams,
+) -> Result<HttpResponse, PageError> {
     let cookie = req.cookie(HANDOFF_COOKIE);
     let had_cookie = cookie.is_some();
     let handoff = cookie.and_then(|c| services.open_handoff(c.value()));
     let mut res = match services
-        .authorize(&query, handoff, Some(current_request_id()))
+        .authorize(params, handoff, Some(current_request_id()))
         .await?
     {
         Authorize::Start(SignInStart::Redirect(url)) | Authorize::Redirect(url) => {

@@ -5,6 +5,7 @@
 mod helpers;
 
 mod api_keys;
+mod authorize_request;
 mod branding;
 mod browser;
 mod cli;
