@@ -691,17 +691,22 @@ impl Services {
             Ok(answer) => return Ok(answer),
             Err(refusal) => refusal,
         };
-        self.record_sign_in_failure(
-            FailedSignIn {
-                organization_id: refusal.organization_id.as_deref(),
-                connection_id: refusal.connection_id.as_deref(),
-                client_id: Some(&client.id),
-                login_hint: p.login_hint.as_deref(),
-                code: refusal.code,
-            },
-            request_id,
-        )
-        .await;
+        // A host checking silently (`prompt=none`) whether someone is signed
+        // in, say every hour per person, is no failed sign-in: the audit
+        // log and the admins' Activity page stay free of it.
+        if refusal.code != "oauth_login_required" {
+            self.record_sign_in_failure(
+                FailedSignIn {
+                    organization_id: refusal.organization_id.as_deref(),
+                    connection_id: refusal.connection_id.as_deref(),
+                    client_id: Some(&client.id),
+                    login_hint: p.login_hint.as_deref(),
+                    code: refusal.code,
+                },
+                request_id,
+            )
+            .await;
+        }
         Ok(Authorize::Redirect(error_redirect(
             &self.config.public_origin(),
             &request,

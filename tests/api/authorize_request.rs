@@ -101,7 +101,16 @@ on_both!(prompt_none_is_answered_at_once_with_login_required, |app| {
     let failed = app
         .events(&format!("organization_id={org}&action=sign_in.failed"))
         .await;
-    assert_eq!(failed[0]["data"]["error_code"], "oauth_login_required");
+    assert_eq!(
+        failed.len(),
+        0,
+        "a silent check is no failed sign-in: {failed:?}"
+    );
+    // A malformed request is still recorded.
+    authorize(&app, &client_id, &[("prompt", "none login")]).await;
+    let failed = app.events("action=sign_in.failed").await;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0]["data"]["error_code"], "oauth_prompt_invalid");
 });
 
 on_both!(
