@@ -11,10 +11,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, on_both};
+use crate::helpers::{HOST_CALLBACK, TestApp, on_both};
 use crate::oidc_provider::TestOidc;
-
-const HOST_CALLBACK: &str = "http://localhost:9999/callback";
 
 fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
@@ -34,15 +32,7 @@ fn query(url: &str) -> HashMap<String, String> {
 /// A host's OAuth client, and Acme with an active SAML connection to the
 /// test identity provider.
 async fn acme(app: &TestApp) -> (String, String) {
-    let client: Value = app
-        .api_post(
-            "/oauth_clients",
-            &json!({ "name": "Acme app", "redirect_uris": [HOST_CALLBACK] }),
-        )
-        .await
-        .json()
-        .await
-        .expect("json");
+    let client = app.oauth_client().await;
     let org = app.verified_org("Acme", "acme.test").await;
     let conn = app.saml_connection(&org).await;
     app.activate_untested(&conn).await;
@@ -235,15 +225,7 @@ on_both!(
         let provider = TestOidc::start(json!([
             { "sub": "u-alice", "email": "alice@acme.test", "email_verified": true }
         ]));
-        let client: Value = app
-            .api_post(
-                "/oauth_clients",
-                &json!({ "name": "Acme app", "redirect_uris": [HOST_CALLBACK] }),
-            )
-            .await
-            .json()
-            .await
-            .expect("json");
+        let client = app.oauth_client().await;
         let client_id = client["client_id"].as_str().expect("id");
         let org = app.verified_org("Acme", "acme.test").await;
         let conn: Value = app

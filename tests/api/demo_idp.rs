@@ -18,12 +18,10 @@ use gatehouse::demo_idp::DemoIdp;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{TestApp, admin_of, error_code, free_port, on_both};
+use crate::helpers::{HOST_CALLBACK, TestApp, admin_of, error_code, free_port, on_both};
 
 /// The OpenID Connect half.
 mod oidc;
-
-const HOST_CALLBACK: &str = "http://localhost:9999/callback";
 
 /// The demo identity provider on its own port, answering `app`'s ACS URLs.
 async fn spawn_idp(app: &TestApp) -> DemoIdp {
@@ -219,14 +217,7 @@ async fn activate(app: &TestApp, conn: &Value, body: Value) -> reqwest::Response
 /// The host's start of a sign-in: its client, and the authorize URL for
 /// `email` with state, nonce and PKCE; answers the URL and the verifier.
 async fn host_authorize(app: &TestApp, email: &str) -> (String, String, String, String) {
-    let res = app
-        .api_post(
-            "/oauth_clients",
-            &json!({ "name": "Acme app", "redirect_uris": [HOST_CALLBACK] }),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
-    let c: Value = res.json().await.expect("json");
+    let c = app.oauth_client().await;
     let (id, secret) = (
         c["client_id"].as_str().expect("id").to_string(),
         c["client_secret"].as_str().expect("secret").to_string(),

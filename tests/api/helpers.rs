@@ -78,6 +78,9 @@ macro_rules! on_both_with {
 }
 pub(crate) use on_both_with;
 
+/// The host's redirect URI in the tests.
+pub const HOST_CALLBACK: &str = "http://localhost:9999/callback";
+
 /// Zones the test DNS server is authoritative for.
 pub const ZONES: &[&str] = &[
     "acme.test",
@@ -425,6 +428,19 @@ impl TestApp {
                 &json!({ "provider": "okta", "saml": { "sso_url": "https://idp.acme.test/sso",
                     "entity_id": "https://idp.acme.test/metadata",
                     "certificate_pem": TestIdp::shared().cert_pem } }),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+        res.json().await.expect("json")
+    }
+
+    /// The host's OAuth client "Acme app", registered for
+    /// [`HOST_CALLBACK`]: its JSON, with the secret.
+    pub async fn oauth_client(&self) -> Value {
+        let res = self
+            .api_post(
+                "/oauth_clients",
+                &json!({ "name": "Acme app", "redirect_uris": [HOST_CALLBACK] }),
             )
             .await;
         assert_eq!(res.status(), 201);

@@ -17,7 +17,7 @@ use crate::helpers::{TestApp, TestIdp, error_code, on_both};
 use crate::oidc_provider::TestOidc;
 
 pub(crate) const IDP_ENTITY: &str = "https://idp.acme.test/metadata";
-pub(crate) const HOST_CALLBACK: &str = "http://localhost:9999/callback";
+pub(crate) use crate::helpers::HOST_CALLBACK;
 
 pub(crate) fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
@@ -72,14 +72,7 @@ pub(crate) struct Host {
 
 impl Host {
     pub(crate) async fn register(app: &TestApp) -> Self {
-        let res = app
-            .api_post(
-                "/oauth_clients",
-                &json!({ "name": "Acme app", "redirect_uris": [HOST_CALLBACK] }),
-            )
-            .await;
-        assert_eq!(res.status(), 201);
-        let c: Value = res.json().await.expect("json");
+        let c = app.oauth_client().await;
         let client_id = c["client_id"].as_str().expect("id").to_string();
         let secret = c["client_secret"].as_str().expect("secret").to_string();
         let http = openidconnect::reqwest::ClientBuilder::new()

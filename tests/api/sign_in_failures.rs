@@ -4,9 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, on_both};
-
-const HOST_CALLBACK: &str = "http://localhost:9999/callback";
+use crate::helpers::{HOST_CALLBACK, TestApp, on_both};
 
 fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
@@ -47,15 +45,7 @@ async fn refused(
 on_both!(
     failed_sign_ins_reach_the_host_with_the_issuer_and_the_audit_log,
     |app| {
-        let client: Value = app
-            .api_post(
-                "/oauth_clients",
-                &json!({ "name": "Acme app", "redirect_uris": [HOST_CALLBACK] }),
-            )
-            .await
-            .json()
-            .await
-            .expect("json");
+        let client = app.oauth_client().await;
         let client_id = client["client_id"].as_str().expect("id");
         let org = app.verified_org("Acme", "acme.test").await;
         let conn = app.saml_connection(&org).await;
