@@ -777,6 +777,37 @@ on_both!(
         let (url, _, _, _) = host.authorize_url("bob@acme.test");
         let res = browser.get(&url).send().await.expect("authorize");
         assert!(location(&res).starts_with("https://idp.acme.test/sso?"));
+
+        // prompt=login asks the identity provider again rather than take
+        // the handoff; with prompt=none the handoff is what lets the host
+        // sign the person in without a page.
+        for (prompt, to_idp) in [("login", true), ("none", false)] {
+            let response = TestIdp::shared().response(&json!({
+                "issuer": IDP_ENTITY, "destination": conn["sp"]["acs_url"],
+                "audience": conn["sp"]["entity_id"], "name_id": "alice@acme.test",
+                "attributes": { "email": ["alice@acme.test"] },
+            }));
+            let res = browser
+                .post(app.url(&format!("/saml/{}/acs", conn["id"].as_str().expect("id"))))
+                .form(&[("SAMLResponse", response)])
+                .send()
+                .await
+                .expect("acs");
+            assert!(location(&res).starts_with("http://localhost:9999/login?"));
+            let (url, _, _, _) = host.authorize_url("alice@acme.test");
+            let res = browser
+                .get(format!("{url}&prompt={prompt}"))
+                .send()
+                .await
+                .expect("authorize");
+            let back = location(&res);
+            if to_idp {
+                assert!(back.starts_with("https://idp.acme.test/sso?"), "{back}");
+            } else {
+                assert!(back.starts_with(HOST_CALLBACK), "{back}");
+                assert!(query(&back).contains_key("code"), "{back}");
+            }
+        }
     }
 );
 
