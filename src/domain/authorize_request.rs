@@ -17,6 +17,35 @@ pub enum Interaction {
     NoPages,
 }
 
+/// What the request asks of the identity provider's leg.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Asked {
+    pub interaction: Interaction,
+    /// `max_age`: the longest the person's authentication may date back,
+    /// in seconds.
+    pub max_age: Option<u64>,
+}
+
+impl Asked {
+    /// Whether a SAML identity provider is asked for `ForceAuthn`. It
+    /// cannot be told an age, so any `max_age` asks for a fresh
+    /// authentication: OpenID Connect requires one whenever the last is
+    /// older, and only a fresh one is sure not to be.
+    pub fn saml_force_authn(&self) -> bool {
+        self.interaction == Interaction::Reauthenticate || self.max_age.is_some()
+    }
+
+    /// Whether an OpenID provider is sent `prompt=login`.
+    pub fn oidc_prompt_login(&self) -> bool {
+        self.interaction == Interaction::Reauthenticate
+    }
+
+    /// The `max_age` an OpenID provider is sent, which applies it itself.
+    pub fn oidc_max_age(&self) -> Option<u64> {
+        self.max_age.filter(|age| *age > 0)
+    }
+}
+
 /// Why a request is refused: the OAuth error and Gatehouse's code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestRefusal {
@@ -31,13 +60,10 @@ const fn refusal(error: &'static str, code: &'static str) -> RequestRefusal {
 /// The `prompt` values of OpenID Connect Core 1.0, §3.1.2.1.
 const PROMPTS: &[&str] = &["none", "login", "consent", "select_account"];
 
-/// The interaction `prompt` and `max_age` ask for. `consent` and
-/// `select_account` ask for nothing Gatehouse has to do: it shows no
-/// consent page, and the identity provider chooses the account.
-pub fn interaction(
-    prompt: Option<&str>,
-    max_age: Option<&str>,
-) -> Result<Interaction, RequestRefusal> {
+/// What `prompt` and `max_age` ask for. `consent` and `select_account`
+/// ask for nothing Gatehouse has to do: it shows no consent page, and the
+/// identity provider chooses the account.
+pub fn asked(prompt: Option<&str>, max_age: Option<&str>) -> Result<Asked, RequestRefusal> {
     let values: Vec<&str> = prompt.unwrap_or_default().split_whitespace().collect();
     if values.iter().any(|v| !PROMPTS.contains(v)) || (values.contains(&"none") && values.len() > 1)
     {
@@ -50,12 +76,16 @@ pub fn interaction(
             Err(_) => return Err(refusal("invalid_request", "oauth_max_age_invalid")),
         },
     };
-    Ok(if values.contains(&"none") {
+    let interaction = if values.contains(&"none") {
         Interaction::NoPages
     } else if values.contains(&"login") || max_age == Some(0) {
         Interaction::Reauthenticate
     } else {
         Interaction::Usual
+    };
+    Ok(Asked {
+        interaction,
+        max_age,
     })
 }
 
@@ -112,7 +142,7 @@ mod tests {
             (Some("none"), Some("0"), Interaction::NoPages),
         ] {
             assert_eq!(
-                interaction(prompt, max_age),
+                asked(prompt, max_age).map(|a| a.interaction),
                 Ok(expected),
                 "{prompt:?} {max_age:?}"
             );
@@ -120,17 +150,34 @@ mod tests {
     }
 
     #[test]
+    fn what_each_kind_of_identity_provider_is_asked() {
+        let ask = |prompt, max_age| asked(prompt, max_age).expect("valid");
+        let usual = ask(None, None);
+        assert!(!usual.saml_force_authn() && !usual.oidc_prompt_login());
+        assert_eq!(usual.oidc_max_age(), None);
+        let login = ask(Some("login"), None);
+        assert!(login.saml_force_authn() && login.oidc_prompt_login());
+        let zero = ask(None, Some("0"));
+        assert!(zero.saml_force_authn() && zero.oidc_prompt_login());
+        assert_eq!(zero.oidc_max_age(), None, "prompt=login says it");
+        let hour = ask(None, Some("3600"));
+        assert!(hour.saml_force_authn(), "SAML cannot be told an age");
+        assert!(!hour.oidc_prompt_login());
+        assert_eq!(hour.oidc_max_age(), Some(3600));
+    }
+
+    #[test]
     fn prompt_none_stands_alone_and_values_are_known() {
         for prompt in ["none login", "login none", "create", "LOGIN"] {
             assert_eq!(
-                interaction(Some(prompt), None).map_err(|r| r.code),
+                asked(Some(prompt), None).map_err(|r| r.code),
                 Err("oauth_prompt_invalid"),
                 "{prompt}"
             );
         }
         for max_age in ["-1", "soon", "1.5"] {
             assert_eq!(
-                interaction(None, Some(max_age)).map_err(|r| r.code),
+                asked(None, Some(max_age)).map_err(|r| r.code),
                 Err("oauth_max_age_invalid"),
                 "{max_age}"
             );

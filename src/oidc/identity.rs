@@ -22,6 +22,9 @@ pub struct OidcIdentity {
     pub groups: Vec<String>,
     /// Google Workspace's hosted domain (`hd`).
     pub hosted_domain: Option<String>,
+    /// When the provider authenticated the person (`auth_time`), if it
+    /// said.
+    pub authenticated_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Where the email came from.
     pub email_source: EmailSource,
     /// Every claim, as text, in name order (for the admin's test view).
@@ -283,6 +286,10 @@ pub fn map(
             _ => Vec::new(),
         },
         hosted_domain,
+        authenticated_at: claims
+            .get("auth_time")
+            .and_then(Value::as_i64)
+            .and_then(|t| chrono::DateTime::from_timestamp(t, 0)),
         email_source: other_claim.map_or(EmailSource::Provider, |c| EmailSource::Picked(c.into())),
         claims: claims_text(claims),
     })
@@ -370,6 +377,26 @@ mod tests {
             .expect_err("none")
             .code,
             "oidc_email_missing"
+        );
+    }
+
+    #[test]
+    fn auth_time_says_when_the_person_authenticated() {
+        let person = |extra: Value| {
+            let mut c = json!({ "sub": "u1", "email": "a@acme.test", "email_verified": true });
+            if let (Some(c), Some(extra)) = (c.as_object_mut(), extra.as_object()) {
+                c.extend(extra.clone());
+            }
+            map(Provider::CustomOidc, &claims(c), None, None).expect("ok")
+        };
+        assert_eq!(
+            person(json!({ "auth_time": 1_800_000_000 })).authenticated_at,
+            chrono::DateTime::from_timestamp(1_800_000_000, 0)
+        );
+        assert_eq!(person(json!({})).authenticated_at, None);
+        assert_eq!(
+            person(json!({ "auth_time": "yesterday" })).authenticated_at,
+            None
         );
     }
 

@@ -82,6 +82,9 @@ pub struct ValidatedAssertion {
     pub name_id: Option<String>,
     pub name_id_format: Option<String>,
     pub session_index: Option<String>,
+    /// When the identity provider authenticated the person
+    /// (`AuthnStatement/@AuthnInstant`), if it says so readably.
+    pub authn_instant: Option<DateTime<Utc>>,
     /// Every attribute, in document order, with all its values.
     pub attributes: Vec<(String, Vec<String>)>,
     /// Until when the assertion could be replayed (for the replay cache).
@@ -656,9 +659,14 @@ fn check_contents(
         }
     }
 
-    let session_index = child(assertion, ASSERTION_NS, "AuthnStatement")
+    let authn_statement = child(assertion, ASSERTION_NS, "AuthnStatement");
+    let session_index = authn_statement
         .and_then(|a| a.attribute("SessionIndex"))
         .map(str::to_string);
+    let authn_instant = authn_statement
+        .and_then(|a| a.attribute("AuthnInstant"))
+        .and_then(|t| DateTime::parse_from_rfc3339(t.trim()).ok())
+        .map(|t| t.with_timezone(&Utc));
     let mut attributes: Vec<(String, Vec<String>)> = Vec::new();
     for statement in assertion
         .children()
@@ -691,6 +699,7 @@ fn check_contents(
             .and_then(|n| n.attribute("Format"))
             .map(str::to_string),
         session_index,
+        authn_instant,
         attributes,
         valid_until: valid_until.unwrap_or(now + Duration::minutes(5)),
     })

@@ -52,6 +52,8 @@ pub struct Identity {
     pub name_id: Option<String>,
     pub name_id_format: Option<String>,
     pub session_index: Option<String>,
+    /// When the identity provider authenticated the person, if it said.
+    pub authenticated_at: Option<chrono::DateTime<chrono::Utc>>,
     pub attributes: Vec<(String, Vec<String>)>,
 }
 
@@ -157,6 +159,7 @@ pub fn map(
         name_id: assertion.name_id.clone(),
         name_id_format: assertion.name_id_format.clone(),
         session_index: assertion.session_index.clone(),
+        authenticated_at: assertion.authn_instant,
         attributes: assertion.attributes.clone(),
     })
 }
@@ -175,6 +178,7 @@ pub fn recorded_assertion(
         name_id: name_id.filter(|n| !n.is_empty()).map(str::to_string),
         name_id_format: None,
         session_index: None,
+        authn_instant: None,
         attributes: attributes
             .iter()
             .map(|(n, v)| (n.clone(), v.split(", ").map(str::to_string).collect()))
@@ -196,6 +200,7 @@ mod tests {
             name_id: Some(name_id.into()),
             name_id_format: None,
             session_index: None,
+            authn_instant: None,
             attributes: attributes
                 .iter()
                 .map(|(n, v)| (n.to_string(), v.iter().map(|s| s.to_string()).collect()))

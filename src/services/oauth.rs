@@ -323,6 +323,11 @@ pub struct SignedInPerson {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub groups: Vec<String>,
+    /// When the identity provider authenticated them, if it said: the ID
+    /// token's `auth_time`, so a host that asked for `max_age` can check
+    /// it.
+    #[serde(default)]
+    pub authenticated_at: Option<DateTime<Utc>>,
 }
 
 /// A person an identity provider vouched for, on the way to the host's
@@ -747,11 +752,10 @@ impl Services {
         ) {
             return fail(r.error, r.code);
         }
-        let interaction =
-            match authorize_request::interaction(p.prompt.as_deref(), p.max_age.as_deref()) {
-                Ok(i) => i,
-                Err(r) => return fail(r.error, r.code),
-            };
+        let asked = match authorize_request::asked(p.prompt.as_deref(), p.max_age.as_deref()) {
+            Ok(a) => a,
+            Err(r) => return fail(r.error, r.code),
+        };
         let connection = match self
             .connection_for(p.login_hint.as_deref(), p.organization.as_deref())
             .await?
@@ -775,7 +779,7 @@ impl Services {
         // ago (a sign-in started from its dashboard): no second trip,
         // unless the host asks for a fresh authentication.
         if let Some(h) = handoff.filter(|h| {
-            interaction != Interaction::Reauthenticate
+            !asked.saml_force_authn()
                 && h.connection_id == connection.id
                 && p.login_hint
                     .as_deref()
@@ -792,14 +796,13 @@ impl Services {
         }
         // Every other sign-in goes through the identity provider, which
         // may have to show a page.
-        if interaction == Interaction::NoPages {
+        if asked.interaction == Interaction::NoPages {
             return Ok(Err(Refusal {
                 organization_id: Some(connection.organization_id.clone()),
                 connection_id: Some(connection.id.clone()),
                 ..Refusal::new("login_required", "oauth_login_required")
             }));
         }
-        let reauthenticate = interaction == Interaction::Reauthenticate;
         let context = json!({ "oauth": request });
         let started = match connection.protocol() {
             Protocol::Saml => {
@@ -807,7 +810,7 @@ impl Services {
                     &connection.id,
                     FlowPurpose::SignIn,
                     context,
-                    reauthenticate,
+                    asked.saml_force_authn(),
                 )
                 .await
             }
@@ -817,7 +820,7 @@ impl Services {
                     FlowPurpose::SignIn,
                     context,
                     p.login_hint.as_deref(),
-                    reauthenticate,
+                    asked,
                 )
                 .await
                 .map(SignInStart::Redirect),
@@ -976,7 +979,9 @@ impl Services {
         claims.insert("groups".into(), json!(person.groups));
         claims.insert("idp".into(), json!(connection.provider.as_str()));
         claims.insert("connection_id".into(), json!(connection.id));
-        claims.insert("auth_time".into(), json!(now.timestamp()));
+        // Never later than now: a provider's clock may run ahead.
+        let auth_time = person.authenticated_at.filter(|t| *t <= now).unwrap_or(now);
+        claims.insert("auth_time".into(), json!(auth_time.timestamp()));
         if let Some(nonce) = &request.nonce {
             claims.insert("nonce".into(), json!(nonce));
         }

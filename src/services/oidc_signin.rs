@@ -16,6 +16,7 @@ use super::saml_signin::{FlowPurpose, live_config};
 use super::test_sign_in::FlowOrigin;
 use super::{ServiceError, ServiceResult, Services};
 use crate::crypto::{self, seal};
+use crate::domain::authorize_request::{Asked, Interaction};
 use crate::domain::connections::{Connection, Protocol, Provider};
 use crate::domain::domains;
 
@@ -105,19 +106,24 @@ impl Services {
         context: Value,
         login_hint: Option<&str>,
     ) -> ServiceResult<String> {
-        self.begin_oidc_sign_in(connection_id, purpose, context, login_hint, false)
+        let usual = Asked {
+            interaction: Interaction::Usual,
+            max_age: None,
+        };
+        self.begin_oidc_sign_in(connection_id, purpose, context, login_hint, usual)
             .await
     }
 
-    /// [`Services::start_oidc_sign_in`], asking the provider to
-    /// authenticate the person afresh (`prompt=login`) if `reauthenticate`.
+    /// [`Services::start_oidc_sign_in`], passing on what the host's
+    /// request `asked`: a fresh authentication (`prompt=login`) or one no
+    /// older than `max_age`.
     pub(crate) async fn begin_oidc_sign_in(
         &self,
         connection_id: &str,
         purpose: FlowPurpose,
         context: Value,
         login_hint: Option<&str>,
-        reauthenticate: bool,
+        asked: Asked,
     ) -> ServiceResult<String> {
         let connection = self.get_connection(connection_id).await?;
         if connection.protocol() != Protocol::Oidc {
@@ -184,8 +190,11 @@ impl Services {
             if let Some(hint) = login_hint.map(str::trim).filter(|h| !h.is_empty()) {
                 q.append_pair("login_hint", hint);
             }
-            if reauthenticate {
+            if asked.oidc_prompt_login() {
                 q.append_pair("prompt", "login");
+            }
+            if let Some(age) = asked.oidc_max_age() {
+                q.append_pair("max_age", &age.to_string());
             }
         }
         Ok(url.to_string())

@@ -85,6 +85,7 @@ fn person(i: Identity) -> SignedInPerson {
         first_name: i.first_name,
         last_name: i.last_name,
         groups: i.groups,
+        authenticated_at: i.authenticated_at,
     }
 }
 

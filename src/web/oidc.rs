@@ -69,6 +69,7 @@ pub async fn callback(
         first_name: i.first_name.clone(),
         last_name: i.last_name.clone(),
         groups: i.groups.clone(),
+        authenticated_at: i.authenticated_at,
     };
     let origin = FlowOrigin::new(&signed_in.flow.purpose, &signed_in.flow.context);
     if let Some(request) = origin.host_request() {

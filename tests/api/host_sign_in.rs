@@ -6,6 +6,7 @@
 use std::io::Read;
 
 use base64::Engine;
+use gatehouse::clock::Clock;
 use openidconnect::core::{CoreClient, CoreProviderMetadata, CoreResponseType};
 use openidconnect::{
     AuthenticationFlow, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
@@ -701,6 +702,44 @@ on_both!(
             .await
             .expect("json");
         assert_eq!(members["data"][0]["email"], "alice@acme.test");
+    }
+);
+
+on_both!(
+    auth_time_is_when_the_identity_provider_authenticated,
+    |app| {
+        let (_, conn) = saml_org(&app).await;
+        let host = Host::register(&app).await;
+        let now = app.clock.now().timestamp();
+        let at = |t: i64| {
+            chrono::DateTime::from_timestamp(t, 0)
+                .expect("time")
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        };
+        for (authn_instant, expected) in [
+            (now - 7200, now - 7200),
+            // A provider's clock ahead of ours: never later than now.
+            (now + 600, now),
+        ] {
+            let (url, _, nonce, verifier) = host.authorize_url("alice@acme.test");
+            let res = through_saml(
+                &app,
+                &conn,
+                &url,
+                "alice@acme.test",
+                json!({ "authn_instant": at(authn_instant) }),
+            )
+            .await;
+            let q = query(&location(&res));
+            let (claims, _) = host
+                .exchange(&q["code"], &nonce, verifier)
+                .await
+                .expect("exchange");
+            assert_eq!(
+                claims["auth_time"], expected,
+                "AuthnInstant {authn_instant}"
+            );
+        }
     }
 );
 

@@ -43,6 +43,7 @@ async fn org_with_members(app: &TestApp, people: &[&str]) -> String {
             first_name: None,
             last_name: None,
             groups: Vec::new(),
+            authenticated_at: None,
         };
         app.services
             .finish_host_sign_in(&connection, &request, Vouched::checked(person), None)

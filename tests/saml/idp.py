@@ -87,7 +87,7 @@ ATTACKS = XSW_RESPONSE + XSW_ASSERTION + (
 
 STRING_FIELDS = {
     "key_pem", "cert_pem", "issuer", "destination", "audience", "in_response_to",
-    "name_id", "name_id_format", "session_index", "issue_instant", "not_before",
+    "name_id", "name_id_format", "session_index", "issue_instant", "authn_instant", "not_before",
     "not_on_or_after", "response_id", "assertion_id", "status", "status_message",
     "sub_status", "sign", "algorithm", "attack", "attacker_name_id",
     "name_id_suffix", "xxe_target", "encrypt_cert_pem", "encryption",
@@ -202,9 +202,10 @@ def parse_input(raw):
 
     now = now_utc()
     data.setdefault("issue_instant", fmt_time(now))
+    data.setdefault("authn_instant", data["issue_instant"])
     data.setdefault("not_before", data["issue_instant"])
     data.setdefault("not_on_or_after", fmt_time(now + timedelta(minutes=5)))
-    for k in ("issue_instant", "not_before", "not_on_or_after"):
+    for k in ("issue_instant", "authn_instant", "not_before", "not_on_or_after"):
         if not TIME_RE.match(data[k]):
             raise InputError("%s %r is not an RFC 3339 UTC time like 2026-11-23T01:00:00Z" % (k, data[k]))
         try:
@@ -323,7 +324,7 @@ def build_response(d):
         etree.SubElement(ar, saml("Audience")).text = d["audience"]
 
     authn = etree.SubElement(a, saml("AuthnStatement"))
-    authn.set("AuthnInstant", d["issue_instant"])
+    authn.set("AuthnInstant", d["authn_instant"])
     authn.set("SessionIndex", d["session_index"])
     ac = etree.SubElement(authn, saml("AuthnContext"))
     etree.SubElement(ac, saml("AuthnContextClassRef")).text = AC_PPT
