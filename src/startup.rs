@@ -151,9 +151,9 @@ async fn webhook_jobs(services: Services) {
 
 /// Background work: following the database's clock, re-checking pending
 /// domains, re-fetching SAML metadata and OpenID Connect discovery
-/// documents, forgetting expired sign-in state. Every instance runs it; leases in the
-/// database keep two instances from doing the same domain, refreshing the
-/// same connection or sending the same webhook.
+/// documents, forgetting expired sign-in state. Every instance runs it;
+/// leases in the database keep two instances from doing the same domain or
+/// refreshing the same connection.
 async fn background_jobs(services: Services) {
     let mut tick = tokio::time::interval(JOB_TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -207,10 +207,12 @@ impl Store {
         let Backend::Postgres(pool) = &self.backend else {
             return Ok(None);
         };
+        // Timed from a connection in hand, not from waiting for one.
+        let mut connection = pool.acquire().await?;
         let sent = chrono::Utc::now();
         let (database,): (chrono::DateTime<chrono::Utc>,) =
             sqlx::query_as("SELECT clock_timestamp()")
-                .fetch_one(pool)
+                .fetch_one(&mut *connection)
                 .await?;
         let answered = chrono::Utc::now();
         let here = sent + (answered - sent) / 2;
