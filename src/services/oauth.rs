@@ -87,6 +87,8 @@ struct Refusal {
     code: &'static str,
     organization_id: Option<String>,
     connection_id: Option<String>,
+    /// Whether it is a failed sign-in, for the audit log.
+    audited: bool,
 }
 
 impl Refusal {
@@ -96,6 +98,7 @@ impl Refusal {
             code,
             organization_id: None,
             connection_id: None,
+            audited: true,
         }
     }
 }
@@ -696,10 +699,7 @@ impl Services {
             Ok(answer) => return Ok(answer),
             Err(refusal) => refusal,
         };
-        // A host checking silently (`prompt=none`) whether someone is signed
-        // in, say every hour per person, is no failed sign-in: the audit
-        // log and the admins' Activity page stay free of it.
-        if refusal.code != "oauth_login_required" {
+        if refusal.audited {
             self.record_sign_in_failure(
                 FailedSignIn {
                     organization_id: refusal.organization_id.as_deref(),
@@ -795,11 +795,14 @@ impl Services {
             };
         }
         // Every other sign-in goes through the identity provider, which
-        // may have to show a page.
+        // may have to show a page. A host checking silently whether someone
+        // is signed in, say every hour per person, is no failed sign-in: the
+        // audit log and the admins' Activity page stay free of it.
         if asked.interaction == Interaction::NoPages {
             return Ok(Err(Refusal {
                 organization_id: Some(connection.organization_id.clone()),
                 connection_id: Some(connection.id.clone()),
+                audited: false,
                 ..Refusal::new("login_required", "oauth_login_required")
             }));
         }

@@ -253,26 +253,25 @@ impl Services {
     /// late below its cursor; send what is due; forget old finished
     /// deliveries. Every instance may run it at once.
     pub async fn run_webhook_pass(&self) -> ServiceResult<WebhookPass> {
-        let enqueued = self.enqueue_webhooks().await?;
-        let (delivered, failed) = self.deliver_due_webhooks().await?;
+        let pass = self.enqueue_and_deliver(LookBack::Yes).await?;
         self.store
             .purge_finished_webhook_deliveries(self.clock.now() - RETENTION)
             .await?;
         self.store
             .forget_expired_webhook_secrets(self.clock.now())
             .await?;
-        Ok(WebhookPass {
-            enqueued,
-            delivered,
-            failed,
-        })
+        Ok(pass)
     }
 
     /// The quick pass, run every second: enqueue the events after each
     /// endpoint's cursor and send what is due, so a webhook leaves moments
     /// after its event and a retry when its schedule says.
     pub async fn send_new_webhooks(&self) -> ServiceResult<WebhookPass> {
-        let enqueued = self.enqueue(LookBack::No).await?;
+        self.enqueue_and_deliver(LookBack::No).await
+    }
+
+    async fn enqueue_and_deliver(&self, look_back: LookBack) -> ServiceResult<WebhookPass> {
+        let enqueued = self.enqueue(look_back).await?;
         let (delivered, failed) = self.deliver_due_webhooks().await?;
         Ok(WebhookPass {
             enqueued,
